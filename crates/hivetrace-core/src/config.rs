@@ -1,0 +1,621 @@
+//! Building a tracer: explicit settings, then environment variables, then defaults.
+
+use std::fmt;
+use std::io::Write;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use opentelemetry::KeyValue;
+use opentelemetry_sdk::trace::{ShouldSample, SpanProcessor};
+
+use crate::conventions::Conventions;
+use crate::env::{self, Lookup};
+use crate::error::{Error, Result};
+use crate::exporter::{ConsoleExporter, DEFAULT_TRACE_FILE, Exporter, Protocol};
+use crate::processor::BatchConfig;
+use crate::secret::Secret;
+use crate::truncate::DEFAULT_MAX_ATTRIBUTE_LEN;
+
+/// HoneyHive's API when `HH_API_KEY` is set and no URL is given.
+pub const DEFAULT_HONEYHIVE_URL: &str = "https://api.dp1.us.honeyhive.ai";
+/// The path HoneyHive's OTLP receiver listens on, below the API URL.
+pub const HONEYHIVE_TRACES_PATH: &str = "/opentelemetry/v1/traces";
+/// The export timeout when none is configured: HoneyHive's per-request timeout.
+pub const DEFAULT_EXPORT_TIMEOUT: Duration = Duration::from_secs(30);
+/// The source (environment name) when none is configured, as in HoneyHive's SDK.
+pub const DEFAULT_SOURCE: &str = "dev";
+
+/// The environment variables a tracer reads, in the order each setting looks at them.
+pub mod vars {
+    /// `service.name`.
+    pub const OTEL_SERVICE_NAME: &str = "OTEL_SERVICE_NAME";
+    /// `key=value,...` resource attributes.
+    pub const OTEL_RESOURCE_ATTRIBUTES: &str = "OTEL_RESOURCE_ATTRIBUTES";
+    /// Base endpoint; `/v1/traces` is appended for HTTP.
+    pub const OTEL_EXPORTER_OTLP_ENDPOINT: &str = "OTEL_EXPORTER_OTLP_ENDPOINT";
+    /// Traces endpoint, used verbatim.
+    pub const OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: &str = "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT";
+    /// `key=value,...` headers.
+    pub const OTEL_EXPORTER_OTLP_HEADERS: &str = "OTEL_EXPORTER_OTLP_HEADERS";
+    /// `key=value,...` headers for traces; wins over the general ones.
+    pub const OTEL_EXPORTER_OTLP_TRACES_HEADERS: &str = "OTEL_EXPORTER_OTLP_TRACES_HEADERS";
+    /// Export timeout in milliseconds.
+    pub const OTEL_EXPORTER_OTLP_TIMEOUT: &str = "OTEL_EXPORTER_OTLP_TIMEOUT";
+    /// Export timeout for traces in milliseconds.
+    pub const OTEL_EXPORTER_OTLP_TRACES_TIMEOUT: &str = "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT";
+    /// `http/protobuf`, `http/json` or `grpc`.
+    pub const OTEL_EXPORTER_OTLP_PROTOCOL: &str = "OTEL_EXPORTER_OTLP_PROTOCOL";
+    /// Protocol for traces.
+    pub const OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: &str = "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL";
+    /// Batch queue size.
+    pub const OTEL_BSP_MAX_QUEUE_SIZE: &str = "OTEL_BSP_MAX_QUEUE_SIZE";
+    /// Batch size.
+    pub const OTEL_BSP_MAX_EXPORT_BATCH_SIZE: &str = "OTEL_BSP_MAX_EXPORT_BATCH_SIZE";
+    /// Batch delay in milliseconds.
+    pub const OTEL_BSP_SCHEDULE_DELAY: &str = "OTEL_BSP_SCHEDULE_DELAY";
+    /// Batch export timeout in milliseconds (used when no OTLP timeout is set).
+    pub const OTEL_BSP_EXPORT_TIMEOUT: &str = "OTEL_BSP_EXPORT_TIMEOUT";
+    /// Maximum attribute value length in bytes.
+    pub const OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT: &str = "OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT";
+    /// Maximum span attribute value length in bytes; wins over the general one.
+    pub const OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT: &str = "OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT";
+    /// HoneyHive API key.
+    pub const HH_API_KEY: &str = "HH_API_KEY";
+    /// HoneyHive project.
+    pub const HH_PROJECT: &str = "HH_PROJECT";
+    /// Source (environment name).
+    pub const HH_SOURCE: &str = "HH_SOURCE";
+    /// Session name.
+    pub const HH_SESSION_NAME: &str = "HH_SESSION_NAME";
+    /// HoneyHive API URL; export goes to `{HH_API_URL}/opentelemetry/v1/traces`.
+    pub const HH_API_URL: &str = "HH_API_URL";
+    /// Alias of [`HH_API_URL`] used by HoneyHive's SDK.
+    pub const HONEYHIVE_SERVER_URL: &str = "HONEYHIVE_SERVER_URL";
+    /// Alias of [`HH_API_URL`] used by HoneyHive's SDK.
+    pub const HH_SERVER_URL: &str = "HH_SERVER_URL";
+    /// The local trace file when no endpoint is configured.
+    pub const HH_TRACE_FILE: &str = "HH_TRACE_FILE";
+    /// Vocabularies to write: a comma-separated list of `honeyhive`, `openinference`, `genai`.
+    pub const HH_CONVENTIONS: &str = "HH_CONVENTIONS";
+}
+
+enum Destination {
+    Endpoint(String),
+    File(PathBuf),
+    Exporter(Exporter),
+}
+
+/// Configures and builds a [`Tracer`](crate::Tracer).
+///
+/// Values set here win over the environment, which wins over defaults. Nothing is read from
+/// the environment unless the builder came from [`TracerBuilder::from_env`].
+///
+/// ```
+/// use std::time::Duration;
+/// # fn main() -> Result<(), hivetrace_core::Error> {
+/// let tracer = hivetrace_core::Tracer::builder()
+///     .project("support-bot")
+///     .source("staging")
+///     .service_name("support-api")
+///     .console_writer(std::io::sink())
+///     .export_timeout(Duration::from_secs(5))
+///     .build()?;
+/// # tracer.shutdown()?;
+/// # Ok(()) }
+/// ```
+pub struct TracerBuilder {
+    pub(crate) env: Option<Lookup>,
+    pub(crate) project: Option<String>,
+    pub(crate) source: Option<String>,
+    pub(crate) service_name: Option<String>,
+    pub(crate) session_name: Option<String>,
+    pub(crate) session_id: Option<String>,
+    pub(crate) api_key: Option<Secret>,
+    pub(crate) api_url: Option<String>,
+    destination: Option<Destination>,
+    pub(crate) protocol: Option<Protocol>,
+    pub(crate) headers: Vec<(String, Secret)>,
+    pub(crate) export_timeout: Option<Duration>,
+    pub(crate) flush_timeout: Option<Duration>,
+    pub(crate) queue_size: Option<usize>,
+    pub(crate) batch_size: Option<usize>,
+    pub(crate) scheduled_delay: Option<Duration>,
+    pub(crate) sampler: Option<Box<dyn ShouldSample>>,
+    pub(crate) resource_attributes: Vec<KeyValue>,
+    pub(crate) max_attribute_len: Option<usize>,
+    pub(crate) conventions: Option<Conventions>,
+    pub(crate) processors: Vec<Box<dyn SpanProcessor>>,
+}
+
+impl fmt::Debug for TracerBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let header_names: Vec<&str> = self.headers.iter().map(|(k, _)| k.as_str()).collect();
+        f.debug_struct("TracerBuilder")
+            .field("from_env", &self.env.is_some())
+            .field("project", &self.project)
+            .field("source", &self.source)
+            .field("service_name", &self.service_name)
+            .field("api_key", &self.api_key)
+            .field("api_url", &self.api_url)
+            .field("protocol", &self.protocol)
+            .field("header_names", &header_names)
+            .field("export_timeout", &self.export_timeout)
+            .field("sampler", &self.sampler)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for TracerBuilder {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl TracerBuilder {
+    /// A builder that reads no environment variables.
+    pub fn new() -> Self {
+        TracerBuilder {
+            env: None,
+            project: None,
+            source: None,
+            service_name: None,
+            session_name: None,
+            session_id: None,
+            api_key: None,
+            api_url: None,
+            destination: None,
+            protocol: None,
+            headers: Vec::new(),
+            export_timeout: None,
+            flush_timeout: None,
+            queue_size: None,
+            batch_size: None,
+            scheduled_delay: None,
+            sampler: None,
+            resource_attributes: Vec::new(),
+            max_attribute_len: None,
+            conventions: None,
+            processors: Vec::new(),
+        }
+    }
+
+    /// A builder that falls back to the process environment (`OTEL_*`, `HH_*`) for every
+    /// setting not given explicitly. Variables are read when [`build`](Self::build) runs.
+    pub fn from_env() -> Self {
+        Self::from_env_with(|name| std::env::var(name).ok())
+    }
+
+    /// Like [`from_env`](Self::from_env), reading variables through `lookup` instead of the
+    /// process environment: for configuration maps, and for tests.
+    ///
+    /// ```
+    /// use std::collections::HashMap;
+    /// # fn main() -> Result<(), hivetrace_core::Error> {
+    /// let vars = HashMap::from([("HH_PROJECT", "demo"), ("OTEL_EXPORTER_OTLP_TIMEOUT", "soon")]);
+    /// let err = hivetrace_core::TracerBuilder::from_env_with(move |k| vars.get(k).map(|v| v.to_string()))
+    ///     .build()
+    ///     .expect_err("an unparsable timeout is an error");
+    /// assert!(err.to_string().contains("OTEL_EXPORTER_OTLP_TIMEOUT"));
+    /// # Ok(()) }
+    /// ```
+    pub fn from_env_with(lookup: impl Fn(&str) -> Option<String> + Send + Sync + 'static) -> Self {
+        TracerBuilder {
+            env: Some(Box::new(lookup)),
+            ..Self::new()
+        }
+    }
+
+    /// The HoneyHive project (`honeyhive.project` on every span).
+    pub fn project(mut self, project: impl Into<String>) -> Self {
+        self.project = Some(project.into());
+        self
+    }
+
+    /// The source, i.e. the environment name (`dev`, `staging`, `prod`); default `dev`.
+    pub fn source(mut self, source: impl Into<String>) -> Self {
+        self.source = Some(source.into());
+        self
+    }
+
+    /// The service name (`service.name`); default `OTEL_SERVICE_NAME`, else the project.
+    pub fn service_name(mut self, name: impl Into<String>) -> Self {
+        self.service_name = Some(name.into());
+        self
+    }
+
+    /// The session name (`honeyhive.session_name` on every span).
+    pub fn session_name(mut self, name: impl Into<String>) -> Self {
+        self.session_name = Some(name.into());
+        self
+    }
+
+    /// The session id (`honeyhive.session_id` on spans that carry no session of their own);
+    /// default a new UUID per tracer.
+    pub fn session_id(mut self, id: impl Into<String>) -> Self {
+        self.session_id = Some(id.into());
+        self
+    }
+
+    /// The HoneyHive API key: sent as `Authorization: Bearer <key>` with `X-Source`.
+    pub fn api_key(mut self, key: impl Into<Secret>) -> Self {
+        self.api_key = Some(key.into());
+        self
+    }
+
+    /// HoneyHive's API URL; spans go to `{url}/opentelemetry/v1/traces`.
+    pub fn api_url(mut self, url: impl Into<String>) -> Self {
+        self.api_url = Some(url.into());
+        self
+    }
+
+    /// The OTLP traces endpoint, used verbatim (for HTTP, the full URL including `/v1/traces`).
+    pub fn endpoint(mut self, url: impl Into<String>) -> Self {
+        self.destination = Some(Destination::Endpoint(url.into()));
+        self
+    }
+
+    /// Writes OTLP JSON lines to `path` instead of sending anywhere.
+    pub fn file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.destination = Some(Destination::File(path.into()));
+        self
+    }
+
+    /// Prints readable span trees to standard output.
+    pub fn console(self) -> Self {
+        self.exporter(ConsoleExporter::stdout())
+    }
+
+    /// Prints readable span trees to `out`.
+    pub fn console_writer(self, out: impl Write + Send + 'static) -> Self {
+        self.exporter(ConsoleExporter::new(out))
+    }
+
+    /// Sends spans to this exporter, ignoring endpoint settings.
+    pub fn exporter(mut self, exporter: impl Into<Exporter>) -> Self {
+        self.destination = Some(Destination::Exporter(exporter.into()));
+        self
+    }
+
+    /// The OTLP protocol; default `http/protobuf`.
+    pub fn protocol(mut self, protocol: Protocol) -> Self {
+        self.protocol = Some(protocol);
+        self
+    }
+
+    /// An extra header on every export request; wins over the same header from the environment.
+    pub fn header(mut self, name: impl Into<String>, value: impl Into<Secret>) -> Self {
+        self.headers.push((name.into(), value.into()));
+        self
+    }
+
+    /// The bound on one export call, retries included; default 30 s.
+    pub fn export_timeout(mut self, timeout: Duration) -> Self {
+        self.export_timeout = Some(timeout);
+        self
+    }
+
+    /// The bound on [`Tracer::force_flush`](crate::Tracer::force_flush) and
+    /// [`Tracer::shutdown`](crate::Tracer::shutdown); default the export timeout plus one second.
+    pub fn flush_timeout(mut self, timeout: Duration) -> Self {
+        self.flush_timeout = Some(timeout);
+        self
+    }
+
+    /// Queue size, batch size and delay at once.
+    pub fn batch(mut self, batch: BatchConfig) -> Self {
+        self.queue_size = Some(batch.queue_size());
+        self.batch_size = Some(batch.max_export_batch_size);
+        self.scheduled_delay = Some(batch.delay());
+        self
+    }
+
+    /// The sampler: any `ShouldSample`, hivetrace's or your own. Default: parent-based always-on.
+    pub fn sampler(mut self, sampler: impl ShouldSample + 'static) -> Self {
+        self.sampler = Some(Box::new(sampler));
+        self
+    }
+
+    /// A resource attribute; wins over the same key from `OTEL_RESOURCE_ATTRIBUTES`.
+    pub fn resource_attribute(mut self, attribute: KeyValue) -> Self {
+        self.resource_attributes.push(attribute);
+        self
+    }
+
+    /// The longest attribute value in bytes; longer ones are cut with a visible marker.
+    pub fn max_attribute_len(mut self, len: usize) -> Self {
+        self.max_attribute_len = Some(len);
+        self
+    }
+
+    /// Which vocabularies spans are written in; default HoneyHive's only.
+    pub fn conventions(mut self, conventions: Conventions) -> Self {
+        self.conventions = Some(conventions);
+        self
+    }
+
+    /// Another span processor, run before hivetrace's own (which exports).
+    pub fn span_processor(mut self, processor: impl SpanProcessor + 'static) -> Self {
+        self.processors.push(Box::new(processor));
+        self
+    }
+
+    /// Builds the tracer. Fails with an error naming the setting when a value is unusable.
+    pub fn build(self) -> Result<crate::Tracer> {
+        crate::tracer::build(self)
+    }
+
+    fn var(&self, name: &'static str) -> Option<(&'static str, String)> {
+        self.env
+            .as_ref()
+            .and_then(|lookup| env::get(lookup, name).map(|v| (name, v)))
+    }
+
+    fn first_var(&self, names: &[&'static str]) -> Option<(&'static str, String)> {
+        self.env.as_ref().and_then(|lookup| env::first(lookup, names))
+    }
+
+    /// Resolves every setting into what the tracer needs.
+    pub(crate) fn resolve(&mut self) -> Result<Resolved> {
+        use vars::*;
+        let project = self
+            .project
+            .take()
+            .or_else(|| self.var(HH_PROJECT).map(|(_, v)| v));
+        let source = self
+            .source
+            .take()
+            .or_else(|| self.var(HH_SOURCE).map(|(_, v)| v))
+            .unwrap_or_else(|| DEFAULT_SOURCE.to_owned());
+        let service_name = self
+            .service_name
+            .take()
+            .or_else(|| self.var(OTEL_SERVICE_NAME).map(|(_, v)| v))
+            .or_else(|| project.clone())
+            .unwrap_or_else(|| "unknown_service".to_owned());
+        let session_name = self
+            .session_name
+            .take()
+            .or_else(|| self.var(HH_SESSION_NAME).map(|(_, v)| v));
+        let api_key = self
+            .api_key
+            .take()
+            .or_else(|| self.var(HH_API_KEY).map(|(_, v)| Secret::new(v)));
+
+        let protocol = match self.protocol {
+            Some(p) => p,
+            None => match self.first_var(&[
+                OTEL_EXPORTER_OTLP_TRACES_PROTOCOL,
+                OTEL_EXPORTER_OTLP_PROTOCOL,
+            ]) {
+                Some((name, v)) => v
+                    .parse::<Protocol>()
+                    .map_err(|reason| Error::invalid(name, v.clone(), reason))?,
+                None => Protocol::default(),
+            },
+        };
+
+        let export_timeout = match self.export_timeout {
+            Some(t) => t,
+            None => match self.first_var(&[
+                OTEL_EXPORTER_OTLP_TRACES_TIMEOUT,
+                OTEL_EXPORTER_OTLP_TIMEOUT,
+                OTEL_BSP_EXPORT_TIMEOUT,
+            ]) {
+                Some((name, v)) => env::millis(name, &v)?,
+                None => DEFAULT_EXPORT_TIMEOUT,
+            },
+        };
+        if export_timeout.is_zero() {
+            return Err(Error::invalid(
+                "export timeout",
+                "0",
+                "an export needs some time: give at least one millisecond",
+            ));
+        }
+        let flush_timeout = self
+            .flush_timeout
+            .unwrap_or(export_timeout + Duration::from_secs(1));
+
+        let mut batch = BatchConfig::default();
+        batch.max_queue_size = match self.queue_size {
+            Some(n) => n.max(1),
+            None => match self.var(OTEL_BSP_MAX_QUEUE_SIZE) {
+                Some((name, v)) => env::count(name, &v)?,
+                None => batch.max_queue_size,
+            },
+        };
+        batch.max_export_batch_size = match self.batch_size {
+            Some(n) => n.max(1),
+            None => match self.var(OTEL_BSP_MAX_EXPORT_BATCH_SIZE) {
+                Some((name, v)) => env::count(name, &v)?,
+                None => batch.max_export_batch_size,
+            },
+        };
+        batch.scheduled_delay = match self.scheduled_delay {
+            Some(d) => d,
+            None => match self.var(OTEL_BSP_SCHEDULE_DELAY) {
+                Some((name, v)) => env::millis(name, &v)?,
+                None => batch.scheduled_delay,
+            },
+        };
+
+        let max_attribute_len = match self.max_attribute_len {
+            Some(n) => n,
+            None => match self.first_var(&[
+                OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT,
+                OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT,
+            ]) {
+                Some((name, v)) => env::count(name, &v)?,
+                None => DEFAULT_MAX_ATTRIBUTE_LEN,
+            },
+        };
+
+        let conventions = match self.conventions {
+            Some(c) => c,
+            None => match self.var(HH_CONVENTIONS) {
+                Some((name, v)) => Conventions::parse(&v).ok_or_else(|| {
+                    Error::invalid(
+                        name,
+                        v.clone(),
+                        "expected a comma-separated list of honeyhive, openinference, genai",
+                    )
+                })?,
+                None => Conventions::default(),
+            },
+        };
+
+        // Headers: environment first, then explicit ones, so explicit values win.
+        let mut headers: Vec<(String, Secret)> = Vec::new();
+        if let Some((name, v)) = self.first_var(&[
+            OTEL_EXPORTER_OTLP_TRACES_HEADERS,
+            OTEL_EXPORTER_OTLP_HEADERS,
+        ]) {
+            let parsed = env::key_value_list(name, &v, true)?;
+            env::check_headers(name, &parsed)?;
+            for (k, v) in parsed {
+                set_header(&mut headers, k, Secret::new(v));
+            }
+        }
+        let explicit: Vec<(String, String)> = self
+            .headers
+            .iter()
+            .map(|(k, v)| (k.clone(), v.expose().to_owned()))
+            .collect();
+        env::check_headers("header", &explicit)?;
+        for (k, v) in self.headers.drain(..) {
+            set_header(&mut headers, k, v);
+        }
+        if let Some(key) = &api_key {
+            set_header_if_absent(
+                &mut headers,
+                "authorization",
+                Secret::new(format!("Bearer {}", key.expose())),
+            );
+            set_header_if_absent(&mut headers, "x-source", Secret::new(source.clone()));
+            env::check_headers(
+                "api key",
+                &[("authorization".into(), format!("Bearer {}", key.expose()))],
+            )?;
+        }
+
+        let mut resource_attributes = Vec::new();
+        if let Some((name, v)) = self.var(OTEL_RESOURCE_ATTRIBUTES) {
+            for (k, v) in env::key_value_list(name, &v, false)? {
+                resource_attributes.push(KeyValue::new(k, v));
+            }
+        }
+        resource_attributes.append(&mut self.resource_attributes);
+
+        let destination = match self.destination.take() {
+            Some(Destination::Exporter(e)) => ResolvedDestination::Exporter(e),
+            Some(Destination::File(path)) => ResolvedDestination::File(path),
+            Some(Destination::Endpoint(url)) => {
+                ResolvedDestination::Otlp(env::endpoint("endpoint", &url)?)
+            }
+            None => self.resolve_endpoint(protocol, api_key.is_some())?,
+        };
+
+        let session_id = self
+            .session_id
+            .take()
+            .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+
+        Ok(Resolved {
+            project,
+            source,
+            service_name,
+            session_name,
+            session_id,
+            protocol,
+            headers,
+            export_timeout,
+            flush_timeout,
+            batch,
+            sampler: self.sampler.take(),
+            resource_attributes,
+            max_attribute_len,
+            conventions,
+            destination,
+            processors: std::mem::take(&mut self.processors),
+        })
+    }
+
+    fn resolve_endpoint(
+        &mut self,
+        protocol: Protocol,
+        has_api_key: bool,
+    ) -> Result<ResolvedDestination> {
+        use vars::*;
+        if let Some((name, v)) = self.var(OTEL_EXPORTER_OTLP_TRACES_ENDPOINT) {
+            return Ok(ResolvedDestination::Otlp(env::endpoint(name, &v)?));
+        }
+        if let Some((name, v)) = self.var(OTEL_EXPORTER_OTLP_ENDPOINT) {
+            let base = env::endpoint(name, &v)?;
+            // The spec: only the general endpoint gets the signal path, and only over HTTP.
+            let url = if protocol == Protocol::Grpc {
+                base
+            } else {
+                format!("{}/v1/traces", base.trim_end_matches('/'))
+            };
+            return Ok(ResolvedDestination::Otlp(url));
+        }
+        let api_url = match self.api_url.take() {
+            Some(url) => Some(("api_url", url)),
+            None => self.first_var(&[HH_API_URL, HONEYHIVE_SERVER_URL, HH_SERVER_URL]),
+        };
+        if let Some((name, url)) = api_url {
+            let base = env::endpoint(name, &url)?;
+            return Ok(ResolvedDestination::Otlp(format!(
+                "{}{HONEYHIVE_TRACES_PATH}",
+                base.trim_end_matches('/')
+            )));
+        }
+        if has_api_key {
+            return Ok(ResolvedDestination::Otlp(format!(
+                "{DEFAULT_HONEYHIVE_URL}{HONEYHIVE_TRACES_PATH}"
+            )));
+        }
+        let path = self
+            .var(HH_TRACE_FILE)
+            .map(|(_, v)| PathBuf::from(v))
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_TRACE_FILE));
+        Ok(ResolvedDestination::File(path))
+    }
+}
+
+fn set_header(headers: &mut Vec<(String, Secret)>, name: String, value: Secret) {
+    headers.retain(|(k, _)| !k.eq_ignore_ascii_case(&name));
+    headers.push((name, value));
+}
+
+fn set_header_if_absent(headers: &mut Vec<(String, Secret)>, name: &str, value: Secret) {
+    if !headers.iter().any(|(k, _)| k.eq_ignore_ascii_case(name)) {
+        headers.push((name.to_owned(), value));
+    }
+}
+
+pub(crate) enum ResolvedDestination {
+    Otlp(String),
+    File(PathBuf),
+    Exporter(Exporter),
+}
+
+/// Every setting, resolved.
+pub(crate) struct Resolved {
+    pub(crate) project: Option<String>,
+    pub(crate) source: String,
+    pub(crate) service_name: String,
+    pub(crate) session_name: Option<String>,
+    pub(crate) session_id: String,
+    pub(crate) protocol: Protocol,
+    pub(crate) headers: Vec<(String, Secret)>,
+    pub(crate) export_timeout: Duration,
+    pub(crate) flush_timeout: Duration,
+    pub(crate) batch: BatchConfig,
+    pub(crate) sampler: Option<Box<dyn ShouldSample>>,
+    pub(crate) resource_attributes: Vec<KeyValue>,
+    pub(crate) max_attribute_len: usize,
+    pub(crate) conventions: Conventions,
+    pub(crate) destination: ResolvedDestination,
+    pub(crate) processors: Vec<Box<dyn SpanProcessor>>,
+}

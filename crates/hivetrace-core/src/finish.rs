@@ -1,0 +1,265 @@
+//! What the export thread does to each span before it leaves: stamp the tracer's identity,
+//! write the vocabularies that [`Conventions`] switches on, and bound every value.
+//!
+//! Doing this on the export thread keeps it off the application's hot path: a span's owner pays
+//! for one key per enrichment value, and the translation happens once per exported span.
+
+use std::borrow::Cow;
+
+use opentelemetry::{Array, Key, KeyValue, Value};
+use opentelemetry_sdk::trace::SpanData;
+use serde_json::{Map, Value as Json};
+
+use crate::conventions::{Conventions, genai, honeyhive, known, openinference};
+use crate::event_type::EventType;
+use crate::truncate::truncate_value;
+
+/// The per-tracer settings the export thread applies to each span.
+#[derive(Clone, Debug)]
+pub(crate) struct Finisher {
+    pub(crate) conventions: Conventions,
+    /// `honeyhive.project`, `honeyhive.source`, `honeyhive.session_name`: set on every span.
+    pub(crate) identity: Vec<KeyValue>,
+    /// `honeyhive.session_id`, unless the span already has one (from baggage, say).
+    pub(crate) session_id: Option<KeyValue>,
+    pub(crate) max_attribute_len: usize,
+}
+
+impl Finisher {
+    pub(crate) fn finish(&self, span: &mut SpanData) {
+        if self.conventions.honeyhive() {
+            self.stamp_honeyhive(span);
+        }
+        if self.conventions.openinference() || self.conventions.genai() {
+            let derived = Derived::scan(&span.attributes);
+            if self.conventions.openinference() {
+                derived.write_openinference(&mut span.attributes);
+            }
+            if self.conventions.genai() {
+                derived.write_genai(&mut span.attributes);
+            }
+        }
+        if !self.conventions.honeyhive() {
+            span.attributes
+                .retain(|kv| !kv.key.as_str().starts_with("honeyhive"));
+        }
+        let limit = self.max_attribute_len;
+        for kv in span.attributes.iter_mut() {
+            truncate_value(&mut kv.value, limit);
+        }
+        for event in span.events.events.iter_mut() {
+            for kv in event.attributes.iter_mut() {
+                truncate_value(&mut kv.value, limit);
+            }
+        }
+    }
+
+    fn stamp_honeyhive(&self, span: &mut SpanData) {
+        let mut has_type = false;
+        let mut has_session = false;
+        let mut has_name = false;
+        let mut genai_op = None;
+        let mut oi_kind = None;
+        for kv in &span.attributes {
+            match kv.key.as_str() {
+                honeyhive::EVENT_TYPE => has_type = true,
+                honeyhive::SESSION_ID => has_session = true,
+                honeyhive::EVENT_NAME => has_name = true,
+                genai::OPERATION_NAME => genai_op = Some(kv.value.as_str()),
+                openinference::SPAN_KIND => oi_kind = Some(kv.value.as_str()),
+                _ => {}
+            }
+        }
+        if !has_type {
+            let inferred = EventType::infer(genai_op.as_deref(), oi_kind.as_deref())
+                .unwrap_or_default();
+            span.attributes
+                .push(KeyValue::new(honeyhive::EVENT_TYPE, inferred.as_str()));
+        }
+        if !has_name {
+            let name: Value = match &span.name {
+                Cow::Borrowed(s) => Value::from(*s),
+                Cow::Owned(s) => Value::from(s.clone()),
+            };
+            span.attributes
+                .push(KeyValue::new(honeyhive::EVENT_NAME, name));
+        }
+        let duration_ms = span
+            .end_time
+            .duration_since(span.start_time)
+            .map(|d| d.as_secs_f64() * 1000.0)
+            .unwrap_or(0.0);
+        span.attributes
+            .push(KeyValue::new(honeyhive::DURATION_MS, duration_ms));
+        if !has_session && let Some(session) = &self.session_id {
+            span.attributes.push(session.clone());
+        }
+        span.attributes.extend(self.identity.iter().cloned());
+    }
+}
+
+/// What the HoneyHive keys of one span say, gathered in one pass for the other vocabularies.
+#[derive(Default)]
+struct Derived {
+    event_type: Option<EventType>,
+    inputs: Map<String, Json>,
+    outputs: Map<String, Json>,
+    metadata: Map<String, Json>,
+    model: Option<Value>,
+    provider: Option<Value>,
+    temperature: Option<Value>,
+    max_tokens: Option<Value>,
+    input_tokens: Option<Value>,
+    output_tokens: Option<Value>,
+    total_tokens: Option<Value>,
+    session_id: Option<Value>,
+    user_id: Option<Value>,
+    present: Vec<Key>,
+}
+
+impl Derived {
+    fn scan(attributes: &[KeyValue]) -> Self {
+        let mut d = Derived::default();
+        for kv in attributes {
+            let key = kv.key.as_str();
+            if key.starts_with("gen_ai.")
+                || key.starts_with("llm.")
+                || key.starts_with("input.")
+                || key.starts_with("output.")
+                || matches!(
+                    key,
+                    openinference::SPAN_KIND
+                        | openinference::SESSION_ID
+                        | openinference::USER_ID
+                        | openinference::METADATA
+                )
+            {
+                d.present.push(kv.key.clone());
+                continue;
+            }
+            let v = || Some(kv.value.clone());
+            match key {
+                honeyhive::EVENT_TYPE => d.event_type = kv.value.as_str().parse().ok(),
+                honeyhive::SESSION_ID => d.session_id = v(),
+                known::CONFIG_MODEL => d.model = v(),
+                known::CONFIG_PROVIDER => d.provider = v(),
+                known::CONFIG_TEMPERATURE => d.temperature = v(),
+                known::CONFIG_MAX_TOKENS => d.max_tokens = v(),
+                known::METRICS_TOTAL_TOKENS => d.total_tokens = v(),
+                k if known::METRICS_INPUT_TOKENS.contains(&k) => d.input_tokens = v(),
+                k if known::METRICS_OUTPUT_TOKENS.contains(&k) => d.output_tokens = v(),
+                k if known::USER_ID.contains(&k) => d.user_id = v(),
+                _ => {}
+            }
+            let sections = [
+                (honeyhive::INPUTS, &mut d.inputs),
+                (honeyhive::OUTPUTS, &mut d.outputs),
+                (honeyhive::METADATA, &mut d.metadata),
+            ];
+            for (prefix, map) in sections {
+                if let Some(rest) = key.strip_prefix(prefix).and_then(|r| r.strip_prefix('.')) {
+                    map.insert(rest.to_owned(), to_json(&kv.value));
+                }
+            }
+        }
+        d
+    }
+
+    fn absent(&self, key: &str) -> bool {
+        !self.present.iter().any(|k| k.as_str() == key)
+    }
+
+    fn push(&self, out: &mut Vec<KeyValue>, key: &'static str, value: Option<Value>) {
+        if let Some(value) = value
+            && self.absent(key)
+        {
+            out.push(KeyValue::new(key, value));
+        }
+    }
+
+    fn write_openinference(&self, out: &mut Vec<KeyValue>) {
+        let kind = self.event_type.map(|t| Value::from(t.openinference_kind()));
+        self.push(out, openinference::SPAN_KIND, kind);
+        if !self.inputs.is_empty() {
+            let (value, mime) = one_value(&self.inputs, None);
+            self.push(out, openinference::INPUT_VALUE, Some(value));
+            self.push(out, openinference::INPUT_MIME_TYPE, Some(mime.into()));
+        }
+        if !self.outputs.is_empty() {
+            let (value, mime) = one_value(&self.outputs, Some("result"));
+            self.push(out, openinference::OUTPUT_VALUE, Some(value));
+            self.push(out, openinference::OUTPUT_MIME_TYPE, Some(mime.into()));
+        }
+        if !self.metadata.is_empty() {
+            let json = Json::Object(self.metadata.clone()).to_string();
+            self.push(out, openinference::METADATA, Some(json.into()));
+        }
+        self.push(out, openinference::SESSION_ID, self.session_id.clone());
+        self.push(out, openinference::USER_ID, self.user_id.clone());
+        self.push(out, openinference::LLM_MODEL_NAME, self.model.clone());
+        self.push(out, openinference::LLM_PROVIDER, self.provider.clone());
+        self.push(
+            out,
+            openinference::LLM_TOKEN_COUNT_PROMPT,
+            self.input_tokens.clone(),
+        );
+        self.push(
+            out,
+            openinference::LLM_TOKEN_COUNT_COMPLETION,
+            self.output_tokens.clone(),
+        );
+        let total = self.total_tokens.clone().or_else(|| {
+            match (self.input_tokens.as_ref(), self.output_tokens.as_ref()) {
+                (Some(Value::I64(a)), Some(Value::I64(b))) => Some(Value::I64(a + b)),
+                _ => None,
+            }
+        });
+        self.push(out, openinference::LLM_TOKEN_COUNT_TOTAL, total);
+    }
+
+    fn write_genai(&self, out: &mut Vec<KeyValue>) {
+        let op = self.event_type.map(|t| Value::from(t.genai_operation()));
+        self.push(out, genai::OPERATION_NAME, op);
+        self.push(out, genai::REQUEST_MODEL, self.model.clone());
+        self.push(out, genai::PROVIDER_NAME, self.provider.clone());
+        self.push(out, genai::REQUEST_TEMPERATURE, self.temperature.clone());
+        self.push(out, genai::REQUEST_MAX_TOKENS, self.max_tokens.clone());
+        self.push(out, genai::USAGE_INPUT_TOKENS, self.input_tokens.clone());
+        self.push(out, genai::USAGE_OUTPUT_TOKENS, self.output_tokens.clone());
+    }
+}
+
+/// A section as OpenInference's single value: a lone string (or the `result` output) as text,
+/// anything else as a JSON object.
+fn one_value(map: &Map<String, Json>, lone_key: Option<&str>) -> (Value, &'static str) {
+    if map.len() == 1
+        && let Some((k, v)) = map.iter().next()
+        && (lone_key.is_none() || lone_key == Some(k.as_str()))
+    {
+        return match v {
+            Json::String(s) => (Value::from(s.clone()), openinference::MIME_TEXT),
+            other => (Value::from(other.to_string()), openinference::MIME_JSON),
+        };
+    }
+    (
+        Value::from(Json::Object(map.clone()).to_string()),
+        openinference::MIME_JSON,
+    )
+}
+
+fn to_json(value: &Value) -> Json {
+    match value {
+        Value::Bool(b) => Json::Bool(*b),
+        Value::I64(i) => Json::from(*i),
+        Value::F64(f) => serde_json::Number::from_f64(*f).map_or(Json::Null, Json::Number),
+        Value::String(s) => Json::String(s.as_str().to_owned()),
+        Value::Array(Array::Bool(v)) => v.iter().copied().map(Json::Bool).collect(),
+        Value::Array(Array::I64(v)) => v.iter().copied().map(Json::from).collect(),
+        Value::Array(Array::F64(v)) => v.iter().map(|f| to_json(&Value::F64(*f))).collect(),
+        Value::Array(Array::String(v)) => v
+            .iter()
+            .map(|s| Json::String(s.as_str().to_owned()))
+            .collect(),
+        other => Json::String(other.to_string()),
+    }
+}

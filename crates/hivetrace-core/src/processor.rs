@@ -1,0 +1,325 @@
+//! The span processor every hivetrace tracer ends in: a bounded lock-free queue in front of an
+//! export thread.
+//!
+//! It exists because the SDK's batch processor gets four things wrong for users
+//! (`notes/opentelemetry-0.33.md`): it exports unsampled spans, drops silently when its queue is
+//! full, has no export deadline, and its flush can hang inside a tokio runtime. Here:
+//! - only sampled spans are queued; the others are counted as `unsampled`;
+//! - ending a span is one push onto a fixed-size queue: never a lock, never a wait, and a full
+//!   queue is a counted drop;
+//! - the export thread wakes when a batch is full or the delay passes, finishes the spans
+//!   (identity, vocabularies, truncation) off the caller's thread, and exports;
+//! - flush and shutdown are messages to that thread, answered within a timeout, so they are
+//!   bounded and safe from any thread, including a tokio worker of either runtime flavour.
+
+use std::fmt;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use crossbeam_queue::ArrayQueue;
+use opentelemetry::Context;
+use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
+use opentelemetry_sdk::trace::{Span, SpanData, SpanExporter as _, SpanProcessor};
+
+use crate::error::{Error, Result};
+use crate::exporter::Exporter;
+use crate::finish::Finisher;
+use crate::stats::{Counters, TracerStats};
+
+/// Batching settings: how many spans wait, how many go in one export, how often.
+///
+/// The defaults are OpenTelemetry's: a queue of 2048, batches of 512, a 5 s delay, a 30 s
+/// export timeout (HoneyHive's per-request timeout).
+///
+/// ```
+/// use std::time::Duration;
+/// use hivetrace_core::BatchConfig;
+/// let batch = BatchConfig::default().max_queue_size(65_536).scheduled_delay(Duration::from_secs(1));
+/// assert_eq!(batch.queue_size(), 65_536);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BatchConfig {
+    pub(crate) max_queue_size: usize,
+    pub(crate) max_export_batch_size: usize,
+    pub(crate) scheduled_delay: Duration,
+}
+
+impl Default for BatchConfig {
+    fn default() -> Self {
+        BatchConfig {
+            max_queue_size: 2048,
+            max_export_batch_size: 512,
+            scheduled_delay: Duration::from_secs(5),
+        }
+    }
+}
+
+impl BatchConfig {
+    /// The most spans that wait for export; past it, ended spans are dropped and counted.
+    pub fn max_queue_size(mut self, size: usize) -> Self {
+        self.max_queue_size = size.max(1);
+        self
+    }
+
+    /// The most spans in one export call.
+    pub fn max_export_batch_size(mut self, size: usize) -> Self {
+        self.max_export_batch_size = size.max(1);
+        self
+    }
+
+    /// How long a span may wait before its batch is exported even if not full.
+    pub fn scheduled_delay(mut self, delay: Duration) -> Self {
+        self.scheduled_delay = delay;
+        self
+    }
+
+    /// The queue size.
+    pub fn queue_size(&self) -> usize {
+        self.max_queue_size
+    }
+
+    /// The batch size, never more than the queue size.
+    pub fn batch_size(&self) -> usize {
+        self.max_export_batch_size.min(self.max_queue_size)
+    }
+
+    /// The delay.
+    pub fn delay(&self) -> Duration {
+        self.scheduled_delay
+    }
+}
+
+enum Control {
+    /// A batch is full: export what is queued.
+    Export,
+    Flush(mpsc::SyncSender<OTelSdkResult>),
+    Shutdown(mpsc::SyncSender<OTelSdkResult>),
+}
+
+/// State shared between the callers' threads and the export thread.
+struct Shared {
+    queue: ArrayQueue<SpanData>,
+    counters: Counters,
+    export_signalled: AtomicBool,
+    shut_down: AtomicBool,
+    batch_size: usize,
+}
+
+/// The processor handed to the SDK provider.
+pub(crate) struct HivetraceProcessor {
+    shared: Arc<Shared>,
+    control: mpsc::Sender<Control>,
+    worker: Mutex<Option<JoinHandle<()>>>,
+    flush_timeout: Duration,
+}
+
+impl fmt::Debug for HivetraceProcessor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HivetraceProcessor")
+            .field("queue_capacity", &self.shared.queue.capacity())
+            .field("queued", &self.shared.queue.len())
+            .field("shut_down", &self.shared.shut_down.load(Ordering::Relaxed))
+            .finish_non_exhaustive()
+    }
+}
+
+/// A handle to read a processor's counters after the processor moved into the provider.
+#[derive(Clone)]
+pub(crate) struct StatsHandle(Arc<Shared>);
+
+impl StatsHandle {
+    pub(crate) fn snapshot(&self) -> TracerStats {
+        self.0.counters.snapshot(self.0.queue.len())
+    }
+}
+
+impl fmt::Debug for StatsHandle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&self.snapshot(), f)
+    }
+}
+
+impl HivetraceProcessor {
+    /// Starts the export thread.
+    pub(crate) fn start(
+        exporter: Exporter,
+        finisher: Finisher,
+        batch: BatchConfig,
+        flush_timeout: Duration,
+    ) -> Result<Self> {
+        let shared = Arc::new(Shared {
+            queue: ArrayQueue::new(batch.queue_size()),
+            counters: Counters::default(),
+            export_signalled: AtomicBool::new(false),
+            shut_down: AtomicBool::new(false),
+            batch_size: batch.batch_size(),
+        });
+        let (control, inbox) = mpsc::channel();
+        let worker = Worker {
+            shared: Arc::clone(&shared),
+            exporter,
+            finisher,
+            batch,
+            inbox,
+        };
+        let handle = std::thread::Builder::new()
+            .name("hivetrace-export".into())
+            .spawn(move || worker.run())
+            .map_err(|e| Error::ExporterBuild {
+                exporter: "batch",
+                reason: format!("could not start the export thread: {e}"),
+            })?;
+        Ok(HivetraceProcessor {
+            shared,
+            control,
+            worker: Mutex::new(Some(handle)),
+            flush_timeout,
+        })
+    }
+
+    pub(crate) fn stats(&self) -> StatsHandle {
+        StatsHandle(Arc::clone(&self.shared))
+    }
+
+    fn request(
+        &self,
+        make: impl FnOnce(mpsc::SyncSender<OTelSdkResult>) -> Control,
+        timeout: Duration,
+    ) -> OTelSdkResult {
+        let (reply, answer) = mpsc::sync_channel(1);
+        if self.control.send(make(reply)).is_err() {
+            return Err(OTelSdkError::AlreadyShutdown);
+        }
+        match answer.recv_timeout(timeout) {
+            Ok(result) => result,
+            Err(RecvTimeoutError::Timeout) => Err(OTelSdkError::Timeout(timeout)),
+            Err(RecvTimeoutError::Disconnected) => Err(OTelSdkError::AlreadyShutdown),
+        }
+    }
+}
+
+impl SpanProcessor for HivetraceProcessor {
+    fn on_start(&self, _span: &mut Span, _cx: &Context) {
+        Counters::bump(&self.shared.counters.started, 1);
+    }
+
+    fn on_end(&self, span: SpanData) {
+        let shared = &*self.shared;
+        Counters::bump(&shared.counters.ended, 1);
+        if !span.span_context.is_sampled() {
+            Counters::bump(&shared.counters.unsampled, 1);
+            return;
+        }
+        if shared.shut_down.load(Ordering::Relaxed) || shared.queue.push(span).is_err() {
+            Counters::bump(&shared.counters.dropped, 1);
+            return;
+        }
+        if shared.queue.len() >= shared.batch_size
+            && !shared.export_signalled.swap(true, Ordering::AcqRel)
+        {
+            let _ = self.control.send(Control::Export);
+        }
+    }
+
+    fn force_flush(&self) -> OTelSdkResult {
+        if self.shared.shut_down.load(Ordering::Acquire) {
+            return Err(OTelSdkError::AlreadyShutdown);
+        }
+        self.request(Control::Flush, self.flush_timeout)
+    }
+
+    fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
+        if self.shared.shut_down.swap(true, Ordering::AcqRel) {
+            return Ok(());
+        }
+        let result = self.request(Control::Shutdown, timeout);
+        // Join only a thread that has answered: a wedged exporter must not wedge the caller.
+        if result.is_ok()
+            && let Ok(mut worker) = self.worker.lock()
+            && let Some(handle) = worker.take()
+        {
+            let _ = handle.join();
+        }
+        result
+    }
+}
+
+struct Worker {
+    shared: Arc<Shared>,
+    exporter: Exporter,
+    finisher: Finisher,
+    batch: BatchConfig,
+    inbox: mpsc::Receiver<Control>,
+}
+
+impl Worker {
+    fn run(mut self) {
+        let mut deadline = Instant::now() + self.batch.scheduled_delay;
+        loop {
+            let wait = deadline.saturating_duration_since(Instant::now());
+            match self.inbox.recv_timeout(wait) {
+                Ok(Control::Export) => {
+                    self.shared.export_signalled.store(false, Ordering::Release);
+                    let _ = self.export_queued(true);
+                }
+                Ok(Control::Flush(reply)) => {
+                    let result = self.export_queued(false);
+                    let _ = reply.send(result);
+                }
+                Ok(Control::Shutdown(reply)) => {
+                    let result = self.export_queued(false);
+                    let closed = self.exporter.shutdown();
+                    let _ = reply.send(result.and(closed));
+                    return;
+                }
+                Err(RecvTimeoutError::Timeout) => {
+                    let _ = self.export_queued(false);
+                    deadline = Instant::now() + self.batch.scheduled_delay;
+                }
+                Err(RecvTimeoutError::Disconnected) => {
+                    let _ = self.export_queued(false);
+                    let _ = self.exporter.shutdown();
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Exports what is queued, in batches. With `full_only`, stops when less than a full batch
+    /// is left (the timer sends the rest). Returns the first error.
+    fn export_queued(&mut self, full_only: bool) -> OTelSdkResult {
+        let batch_size = self.shared.batch_size;
+        let mut result = Ok(());
+        loop {
+            let queued = self.shared.queue.len();
+            if queued == 0 || (full_only && queued < batch_size) {
+                return result;
+            }
+            let mut batch = Vec::with_capacity(queued.min(batch_size));
+            while batch.len() < batch_size {
+                match self.shared.queue.pop() {
+                    Some(mut span) => {
+                        self.finisher.finish(&mut span);
+                        batch.push(span);
+                    }
+                    None => break,
+                }
+            }
+            let n = batch.len() as u64;
+            let counters = &self.shared.counters;
+            match self.exporter.export_blocking(batch) {
+                Ok(()) => Counters::bump(&counters.exported, n),
+                Err(e) => {
+                    Counters::bump(&counters.export_failed, n);
+                    Counters::bump(&counters.export_errors, 1);
+                    if result.is_ok() {
+                        result = Err(e);
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,351 @@
+//! The tracer handle: owns its provider, cheap to clone, several per process.
+
+use std::borrow::Cow;
+use std::fmt;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use opentelemetry::trace::TracerProvider as _;
+use opentelemetry::{Context, InstrumentationScope, KeyValue};
+use opentelemetry_sdk::Resource;
+use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
+use opentelemetry_sdk::trace::{SdkTracer, SdkTracerProvider, Span as SdkSpan, SpanData, SpanExporter, SpanProcessor};
+
+use crate::config::{Resolved, ResolvedDestination, TracerBuilder};
+use crate::conventions::{honeyhive, otel};
+use crate::error::{Error, Result};
+use crate::exporter::{Exporter, FileExporter, OtlpExporter};
+use crate::finish::Finisher;
+use crate::processor::{HivetraceProcessor, StatsHandle};
+use crate::span::SpanBuilder;
+use crate::stats::TracerStats;
+
+/// Where a tracer sends its spans, for display (no secrets).
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Destination {
+    /// An OTLP endpoint.
+    Otlp {
+        /// The traces URL (or gRPC endpoint).
+        endpoint: String,
+        /// The protocol.
+        protocol: crate::exporter::Protocol,
+    },
+    /// The local OTLP JSON lines file.
+    File(PathBuf),
+    /// An exporter given to the builder (`console`, `in-memory`, `custom`).
+    Exporter(&'static str),
+}
+
+impl fmt::Display for Destination {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Destination::Otlp { endpoint, protocol } => {
+                write!(f, "OTLP {} at {endpoint}", protocol.as_str())
+            }
+            Destination::File(path) => write!(f, "file {}", path.display()),
+            Destination::Exporter(kind) => write!(f, "{kind} exporter"),
+        }
+    }
+}
+
+/// A hivetrace tracer: a handle to an OpenTelemetry provider, its export thread and settings.
+///
+/// Clones share one provider. Several tracers may live in one process (one per deployment
+/// tier, say); none is global unless [`install_global`](Tracer::install_global) is called.
+/// When the last clone is dropped the tracer shuts down: queued spans are exported within the
+/// flush timeout.
+///
+/// ```
+/// # fn main() -> Result<(), hivetrace_core::Error> {
+/// use hivetrace_core::{EventType, Tracer};
+/// let tracer = Tracer::builder().project("demo").console_writer(std::io::sink()).build()?;
+/// {
+///     let span = tracer.span("answer").event_type(EventType::Chain).start();
+///     let _current = span.enter();
+///     hivetrace_core::enrich_span(|e| {
+///         e.metadata("user_tier", "pro");
+///     });
+/// }
+/// tracer.shutdown()?;
+/// assert_eq!(tracer.stats().exported, 1);
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct Tracer {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    provider: SdkTracerProvider,
+    tracer: SdkTracer,
+    stats: StatsHandle,
+    destination: Destination,
+    session_id: String,
+    max_attribute_len: usize,
+    flush_timeout: Duration,
+    shut_down: AtomicBool,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        if !self.shut_down.swap(true, Ordering::AcqRel) {
+            let _ = self.provider.shutdown_with_timeout(self.flush_timeout);
+        }
+    }
+}
+
+impl fmt::Debug for Tracer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Tracer")
+            .field("destination", &self.inner.destination)
+            .field("session_id", &self.inner.session_id)
+            .field("stats", &self.inner.stats)
+            .finish_non_exhaustive()
+    }
+}
+
+static GLOBAL: RwLock<Option<Tracer>> = RwLock::new(None);
+
+impl Tracer {
+    /// A builder that reads no environment variables.
+    pub fn builder() -> TracerBuilder {
+        TracerBuilder::new()
+    }
+
+    /// A tracer configured from `OTEL_*` and `HH_*` variables alone.
+    ///
+    /// With no endpoint and no API key it writes the local file `hivetrace-traces.jsonl`.
+    pub fn from_env() -> Result<Tracer> {
+        TracerBuilder::from_env().build()
+    }
+
+    /// Starts building a span named `name`; see [`SpanBuilder`].
+    pub fn span(&self, name: impl Into<Cow<'static, str>>) -> SpanBuilder<'_> {
+        SpanBuilder::new(self, name.into())
+    }
+
+    /// Runs `f` inside a new span named `name`, which ends when `f` returns.
+    pub fn in_span<T>(&self, name: impl Into<Cow<'static, str>>, f: impl FnOnce() -> T) -> T {
+        self.span(name).start().in_scope(f)
+    }
+
+    /// The OpenTelemetry tracer behind this one, for code written against the OpenTelemetry API.
+    pub fn otel_tracer(&self) -> &SdkTracer {
+        &self.inner.tracer
+    }
+
+    /// The OpenTelemetry provider behind this one.
+    pub fn provider(&self) -> &SdkTracerProvider {
+        &self.inner.provider
+    }
+
+    /// Where spans go.
+    pub fn destination(&self) -> &Destination {
+        &self.inner.destination
+    }
+
+    /// The session id stamped on spans that carry none of their own.
+    pub fn session_id(&self) -> &str {
+        &self.inner.session_id
+    }
+
+    /// The longest attribute value, in bytes.
+    pub fn max_attribute_len(&self) -> usize {
+        self.inner.max_attribute_len
+    }
+
+    /// What happened to this tracer's spans so far.
+    pub fn stats(&self) -> TracerStats {
+        self.inner.stats.snapshot()
+    }
+
+    /// Exports every span ended so far. Returns within the flush timeout, from any thread
+    /// (a tokio worker of either flavour included); an error says what failed or that time ran out.
+    pub fn force_flush(&self) -> Result<()> {
+        if self.inner.shut_down.load(Ordering::Acquire) {
+            return Err(Error::AlreadyShutdown);
+        }
+        sdk_result("flush", self.inner.flush_timeout, self.inner.provider.force_flush())
+    }
+
+    /// Exports what is queued and stops the export thread, within the flush timeout.
+    /// Idempotent: later calls return `Ok(())`. Spans ended afterwards are counted as dropped.
+    pub fn shutdown(&self) -> Result<()> {
+        if self.inner.shut_down.swap(true, Ordering::AcqRel) {
+            return Ok(());
+        }
+        let timeout = self.inner.flush_timeout;
+        sdk_result(
+            "shutdown",
+            timeout,
+            self.inner.provider.shutdown_with_timeout(timeout),
+        )
+    }
+
+    /// Makes this tracer the process's global one: for spans started without a tracer, and for
+    /// OpenTelemetry code using `opentelemetry::global`. Returns the one it replaces.
+    ///
+    /// The global slot holds a clone, so dropping your handle no longer shuts the tracer down:
+    /// call [`shutdown`](Tracer::shutdown) (or [`Tracer::uninstall_global`]) before exiting.
+    pub fn install_global(&self) -> Option<Tracer> {
+        opentelemetry::global::set_tracer_provider(self.inner.provider.clone());
+        match GLOBAL.write() {
+            Ok(mut slot) => slot.replace(self.clone()),
+            Err(poisoned) => poisoned.into_inner().replace(self.clone()),
+        }
+    }
+
+    /// The global tracer, if one was installed.
+    pub fn global() -> Option<Tracer> {
+        match GLOBAL.read() {
+            Ok(slot) => slot.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    /// Removes the global tracer and returns it.
+    pub fn uninstall_global() -> Option<Tracer> {
+        match GLOBAL.write() {
+            Ok(mut slot) => slot.take(),
+            Err(poisoned) => poisoned.into_inner().take(),
+        }
+    }
+
+    /// Whether `cx`'s span (or the current one) belongs to a recording span.
+    pub(crate) fn start_span(
+        &self,
+        builder: opentelemetry::trace::SpanBuilder,
+        parent: &Context,
+    ) -> SdkSpan {
+        use opentelemetry::trace::Tracer as _;
+        self.inner.tracer.build_with_context(builder, parent)
+    }
+}
+
+fn sdk_result(operation: &'static str, timeout: Duration, r: OTelSdkResult) -> Result<()> {
+    match r {
+        Ok(()) => Ok(()),
+        Err(OTelSdkError::Timeout(_)) => Err(Error::Timeout { operation, timeout }),
+        Err(OTelSdkError::AlreadyShutdown) => Err(Error::AlreadyShutdown),
+        Err(OTelSdkError::InternalFailure(reason)) => Err(Error::Export { operation, reason }),
+    }
+}
+
+/// A boxed processor given to the builder, handed to the SDK.
+#[derive(Debug)]
+struct BoxedProcessor(Box<dyn SpanProcessor>);
+
+impl SpanProcessor for BoxedProcessor {
+    fn on_start(&self, span: &mut SdkSpan, cx: &Context) {
+        self.0.on_start(span, cx)
+    }
+
+    fn on_end(&self, span: SpanData) {
+        self.0.on_end(span)
+    }
+
+    fn force_flush(&self) -> OTelSdkResult {
+        self.0.force_flush()
+    }
+
+    fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
+        self.0.shutdown_with_timeout(timeout)
+    }
+
+    fn set_resource(&mut self, resource: &Resource) {
+        self.0.set_resource(resource)
+    }
+}
+
+pub(crate) fn build(mut builder: TracerBuilder) -> Result<Tracer> {
+    let resolved = builder.resolve()?;
+    let Resolved {
+        project,
+        source,
+        service_name,
+        session_name,
+        session_id,
+        protocol,
+        headers,
+        export_timeout,
+        flush_timeout,
+        batch,
+        sampler,
+        resource_attributes,
+        max_attribute_len,
+        conventions,
+        destination,
+        processors,
+    } = resolved;
+
+    let mut resource = Resource::builder_empty()
+        .with_attribute(KeyValue::new(otel::SERVICE_NAME, service_name))
+        .with_attribute(KeyValue::new(otel::DEPLOYMENT_ENVIRONMENT, source.clone()));
+    for kv in resource_attributes {
+        resource = resource.with_attribute(kv);
+    }
+    let resource = resource.build();
+
+    let (mut exporter, shown) = match destination {
+        ResolvedDestination::Otlp(endpoint) => {
+            let e = OtlpExporter::new(&endpoint, protocol, &headers, export_timeout)?;
+            (Exporter::Otlp(e), Destination::Otlp { endpoint, protocol })
+        }
+        ResolvedDestination::File(path) => {
+            let e = FileExporter::open(&path)?;
+            (Exporter::File(e), Destination::File(path))
+        }
+        ResolvedDestination::Exporter(e) => {
+            let kind = e.kind();
+            (e, Destination::Exporter(kind))
+        }
+    };
+    exporter.set_resource(&resource);
+
+    let mut identity = Vec::new();
+    if let Some(project) = project {
+        identity.push(KeyValue::new(honeyhive::PROJECT, project));
+    }
+    identity.push(KeyValue::new(honeyhive::SOURCE, source));
+    if let Some(name) = session_name {
+        identity.push(KeyValue::new(honeyhive::SESSION_NAME, name));
+    }
+    let finisher = Finisher {
+        conventions,
+        identity,
+        session_id: Some(KeyValue::new(honeyhive::SESSION_ID, session_id.clone())),
+        max_attribute_len,
+    };
+    let processor = HivetraceProcessor::start(exporter, finisher, batch, flush_timeout)?;
+    let stats = processor.stats();
+
+    let mut provider = SdkTracerProvider::builder().with_resource(resource);
+    for p in processors {
+        provider = provider.with_span_processor(BoxedProcessor(p));
+    }
+    provider = provider.with_span_processor(processor);
+    if let Some(sampler) = sampler {
+        provider = provider.with_sampler(sampler);
+    }
+    let provider = provider.build();
+    let scope = InstrumentationScope::builder("hivetrace")
+        .with_version(env!("CARGO_PKG_VERSION"))
+        .build();
+    let tracer = provider.tracer_with_scope(scope);
+
+    Ok(Tracer {
+        inner: Arc::new(Inner {
+            provider,
+            tracer,
+            stats,
+            destination: shown,
+            session_id,
+            max_attribute_len,
+            flush_timeout,
+            shut_down: AtomicBool::new(false),
+        }),
+    })
+}

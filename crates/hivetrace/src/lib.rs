@@ -1,0 +1,2 @@
+//! tmp
+pub use hivetrace_core::*;

@@ -1,0 +1,125 @@
+//! hivetrace's own automation.
+//!
+//! `cargo xtask ci` runs, in order: rustfmt check, clippy with `-D warnings`, the workspace
+//! tests with all features, rustdoc with `-D warnings`, and the `quickstart` example, checking
+//! that it exits 0 and wrote spans to its local trace file.
+//! `cargo xtask bench` runs the criterion benches.
+
+use std::env;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+use std::time::Instant;
+
+fn main() -> ExitCode {
+    let args: Vec<String> = env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("ci") => ci(),
+        Some("bench") => bench(&args[1..]),
+        _ => {
+            eprintln!("usage: cargo xtask <ci | bench [criterion args]>");
+            return ExitCode::from(2);
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("xtask: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("."))
+}
+
+fn cargo() -> Command {
+    let mut cmd = Command::new(env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    cmd.current_dir(root());
+    cmd
+}
+
+fn run(step: &str, cmd: &mut Command) -> Result<(), String> {
+    eprintln!("\n==> {step}");
+    let started = Instant::now();
+    let status = cmd
+        .status()
+        .map_err(|e| format!("{step}: could not start: {e}"))?;
+    eprintln!("<== {step}: {status} in {:.1?}", started.elapsed());
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("{step} failed ({status})"))
+    }
+}
+
+fn ci() -> Result<(), String> {
+    run("fmt", cargo().args(["fmt", "--all", "--", "--check"]))?;
+    run(
+        "clippy",
+        cargo().args([
+            "clippy",
+            "--workspace",
+            "--all-targets",
+            "--all-features",
+            "--",
+            "-D",
+            "warnings",
+        ]),
+    )?;
+    run(
+        "test",
+        cargo().args(["test", "--workspace", "--all-features", "--no-fail-fast"]),
+    )?;
+    run(
+        "doc",
+        cargo()
+            .args(["doc", "--workspace", "--no-deps", "--all-features"])
+            .env("RUSTDOCFLAGS", "-D warnings"),
+    )?;
+    quickstart()
+}
+
+/// Runs the quickstart with no configuration and checks the file it wrote.
+fn quickstart() -> Result<(), String> {
+    let dir = root().join("target").join("xtask-quickstart");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
+    let file = dir.join("hivetrace-traces.jsonl");
+    let mut cmd = cargo();
+    cmd.args(["run", "--quiet", "--package", "hivetrace-examples", "--example", "quickstart"])
+        .env("HH_TRACE_FILE", &file);
+    for var in [
+        "OTEL_EXPORTER_OTLP_ENDPOINT",
+        "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+        "HH_API_KEY",
+        "HH_API_URL",
+    ] {
+        cmd.env_remove(var);
+    }
+    run("quickstart", &mut cmd)?;
+    let text = std::fs::read_to_string(&file)
+        .map_err(|e| format!("quickstart wrote no trace file at {}: {e}", file.display()))?;
+    let spans = text.matches("\"spanId\"").count();
+    if spans == 0 {
+        return Err(format!("quickstart's trace file {} holds no spans", file.display()));
+    }
+    eprintln!(
+        "quickstart wrote {spans} spans in {} lines to {}",
+        text.lines().count(),
+        file.display()
+    );
+    Ok(())
+}
+
+fn bench(extra: &[String]) -> Result<(), String> {
+    run(
+        "bench",
+        cargo()
+            .args(["bench", "--package", "hivetrace-core", "--bench", "span", "--"])
+            .args(extra),
+    )
+}
