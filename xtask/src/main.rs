@@ -90,8 +90,15 @@ fn quickstart() -> Result<(), String> {
     std::fs::create_dir_all(&dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
     let file = dir.join("hivetrace-traces.jsonl");
     let mut cmd = cargo();
-    cmd.args(["run", "--quiet", "--package", "hivetrace-examples", "--example", "quickstart"])
-        .env("HH_TRACE_FILE", &file);
+    cmd.args([
+        "run",
+        "--quiet",
+        "--package",
+        "hivetrace-examples",
+        "--example",
+        "quickstart",
+    ])
+    .env("HH_TRACE_FILE", &file);
     for var in [
         "OTEL_EXPORTER_OTLP_ENDPOINT",
         "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
@@ -105,7 +112,10 @@ fn quickstart() -> Result<(), String> {
         .map_err(|e| format!("quickstart wrote no trace file at {}: {e}", file.display()))?;
     let spans = text.matches("\"spanId\"").count();
     if spans == 0 {
-        return Err(format!("quickstart's trace file {} holds no spans", file.display()));
+        return Err(format!(
+            "quickstart's trace file {} holds no spans",
+            file.display()
+        ));
     }
     eprintln!(
         "quickstart wrote {spans} spans in {} lines to {}",
@@ -119,7 +129,14 @@ fn bench(extra: &[String]) -> Result<(), String> {
     run(
         "bench",
         cargo()
-            .args(["bench", "--package", "hivetrace-core", "--bench", "span", "--"])
+            .args([
+                "bench",
+                "--package",
+                "hivetrace-core",
+                "--bench",
+                "span",
+                "--",
+            ])
             .args(extra),
     )
 }

@@ -153,7 +153,10 @@ mod tests {
     fn long_values_are_cut_while_serializing() {
         let big = "x".repeat(1_000_000);
         let v = (&&&Capture(&big)).hivetrace_capture(10);
-        assert_eq!(v, Some(Value::from(format!("\"xxxxxxxxx{TRUNCATION_MARKER}"))));
+        assert_eq!(
+            v,
+            Some(Value::from(format!("\"xxxxxxxxx{TRUNCATION_MARKER}")))
+        );
         let v = debug_value(&vec![0u8; 100_000], 8);
         assert_eq!(v, Value::from(format!("[0, 0, 0{TRUNCATION_MARKER}")));
     }

@@ -58,7 +58,8 @@ pub mod vars {
     /// Maximum attribute value length in bytes.
     pub const OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT: &str = "OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT";
     /// Maximum span attribute value length in bytes; wins over the general one.
-    pub const OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT: &str = "OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT";
+    pub const OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT: &str =
+        "OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT";
     /// HoneyHive API key.
     pub const HH_API_KEY: &str = "HH_API_KEY";
     /// HoneyHive project.
@@ -351,7 +352,9 @@ impl TracerBuilder {
     }
 
     fn first_var(&self, names: &[&'static str]) -> Option<(&'static str, String)> {
-        self.env.as_ref().and_then(|lookup| env::first(lookup, names))
+        self.env
+            .as_ref()
+            .and_then(|lookup| env::first(lookup, names))
     }
 
     /// Resolves every setting into what the tracer needs.

@@ -6,16 +6,14 @@ use std::sync::Arc;
 
 use opentelemetry::trace::{SpanRef, TraceContextExt};
 use opentelemetry::{Array, Context, Key, KeyValue, StringValue, Value};
-use rustc_hash::FxHashMap;
 use serde_json::Value as Json;
+use smallvec::SmallVec;
 
 use crate::conventions::{Section, honeyhive};
 use crate::span::SessionSpan;
 
 /// Nested JSON deeper than this is written as one JSON string.
 const MAX_DEPTH: usize = 8;
-/// Keys remembered per thread and section, so a repeated key is joined to its prefix once.
-const KEY_CACHE_PER_SECTION: usize = 512;
 
 /// A value for enrichment: a plain attribute value, or JSON to flatten into dotted keys.
 ///
@@ -82,7 +80,8 @@ enrich_from! {
 /// flattened to dotted keys. Methods return `&mut Self` to chain.
 #[derive(Debug, Default)]
 pub struct Enrichment {
-    attributes: Vec<KeyValue>,
+    // Inline room for a typical call, so enrichment allocates nothing of its own.
+    attributes: SmallVec<[KeyValue; 8]>,
 }
 
 impl Enrichment {
@@ -94,7 +93,9 @@ impl Enrichment {
         value: impl Into<EnrichValue>,
     ) -> &mut Self {
         match value.into() {
-            EnrichValue::Value(v) => self.attributes.push(KeyValue::new(section_key(section, key), v)),
+            EnrichValue::Value(v) => self
+                .attributes
+                .push(KeyValue::new(section_key(section, key), v)),
             EnrichValue::Json(json) => {
                 let mut prefix = String::with_capacity(section.prefix().len() + 1 + key.len());
                 prefix.push_str(section.prefix());
@@ -159,8 +160,10 @@ impl Enrichment {
 
     /// `honeyhive_error`: an error message, without changing the span's status.
     pub fn error(&mut self, message: impl Into<StringValue>) -> &mut Self {
-        self.attributes
-            .push(KeyValue::new(honeyhive::ERROR, Value::String(message.into())));
+        self.attributes.push(KeyValue::new(
+            honeyhive::ERROR,
+            Value::String(message.into()),
+        ));
         self
     }
 
@@ -219,20 +222,28 @@ pub fn enrich_session(f: impl FnOnce(&mut Enrichment)) -> bool {
 }
 
 pub(crate) fn apply(span: &SpanRef<'_>, f: impl FnOnce(&mut Enrichment)) {
-    let mut e = Enrichment {
-        attributes: Vec::new(),
-    };
+    let mut e = Enrichment::default();
     f(&mut e);
     if !e.attributes.is_empty() {
         span.set_attributes(e.attributes);
     }
 }
 
+/// Slots in the per-thread cache of joined section keys: a direct-mapped cache, so memory is
+/// fixed and a lookup is one hash of the key's address, one compare of its bytes.
+const KEY_CACHE_SLOTS: usize = 256;
+
+type KeyCache = [Option<(Section, Key)>; KEY_CACHE_SLOTS];
+
 thread_local! {
-    static KEYS: RefCell<[FxHashMap<Box<str>, Key>; 7]> = RefCell::new(Default::default());
+    static KEYS: RefCell<KeyCache> = const { RefCell::new([const { None }; KEY_CACHE_SLOTS]) };
 }
 
 /// `honeyhive_<section>.<key>` as a `Key`, joined once per thread and then shared.
+///
+/// Keys are usually string literals, so the slot is chosen by the key's address and length
+/// (no hashing of its bytes); a hit is confirmed by comparing the bytes, so a reused address
+/// with other contents simply misses and replaces the slot.
 pub(crate) fn section_key(section: Section, key: &str) -> Key {
     let join = || {
         let mut s = String::with_capacity(section.prefix().len() + 1 + key.len());
@@ -241,24 +252,29 @@ pub(crate) fn section_key(section: Section, key: &str) -> Key {
         s.push_str(key);
         Key::from(Arc::<str>::from(s))
     };
+    let addr = key.as_ptr() as usize;
+    let mixed = (addr ^ (key.len() << 3) ^ section.index()).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    let slot = mixed >> (usize::BITS - KEY_CACHE_SLOTS.trailing_zeros());
     KEYS.try_with(|cache| {
-        let Ok(mut maps) = cache.try_borrow_mut() else {
+        let Ok(mut cache) = cache.try_borrow_mut() else {
             return join();
         };
-        let map = &mut maps[section.index()];
-        if let Some(k) = map.get(key) {
+        let entry = &mut cache[slot];
+        if let Some((s, k)) = entry
+            && *s == section
+            && k.as_str().len() == section.prefix().len() + 1 + key.len()
+            && k.as_str().ends_with(key)
+        {
             return k.clone();
         }
         let k = join();
-        if map.len() < KEY_CACHE_PER_SECTION {
-            map.insert(key.into(), k.clone());
-        }
+        *entry = Some((section, k.clone()));
         k
     })
     .unwrap_or_else(|_| join())
 }
 
-fn flatten(out: &mut Vec<KeyValue>, key: &mut String, json: Json, depth: usize) {
+fn flatten(out: &mut SmallVec<[KeyValue; 8]>, key: &mut String, json: Json, depth: usize) {
     let scalar = |json: Json| -> Option<Value> {
         match json {
             Json::Bool(b) => Some(Value::Bool(b)),
@@ -373,7 +389,10 @@ mod tests {
         );
         assert_eq!(
             flat(json!([1, 2.5])),
-            vec![("honeyhive_inputs.q".into(), Value::Array(Array::F64(vec![1.0, 2.5])))]
+            vec![(
+                "honeyhive_inputs.q".into(),
+                Value::Array(Array::F64(vec![1.0, 2.5]))
+            )]
         );
         assert_eq!(
             flat(json!([{"id": 1}, "x"])),
@@ -403,7 +422,10 @@ mod tests {
         let b = section_key(Section::Metrics, "latency");
         assert_eq!(a.as_str(), "honeyhive_metrics.latency");
         assert_eq!(a, b);
-        assert_eq!(section_key(Section::Config, "latency").as_str(), "honeyhive_config.latency");
+        assert_eq!(
+            section_key(Section::Config, "latency").as_str(),
+            "honeyhive_config.latency"
+        );
     }
 
     #[test]
@@ -414,7 +436,11 @@ mod tests {
         let keys: Vec<&str> = e.attributes.iter().map(|kv| kv.key.as_str()).collect();
         assert_eq!(
             keys,
-            vec!["honeyhive_metadata.a", "honeyhive_metadata.b.c", "honeyhive_feedback.value"]
+            vec![
+                "honeyhive_metadata.a",
+                "honeyhive_metadata.b.c",
+                "honeyhive_feedback.value"
+            ]
         );
     }
 }

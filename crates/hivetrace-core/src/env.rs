@@ -204,7 +204,8 @@ mod tests {
     #[test]
     fn timeouts_must_be_numbers() {
         assert_eq!(millis("T", "250").ok(), Some(Duration::from_millis(250)));
-        let err = millis("OTEL_EXPORTER_OTLP_TIMEOUT", "10s").expect_err("unit suffixes are not allowed");
+        let err =
+            millis("OTEL_EXPORTER_OTLP_TIMEOUT", "10s").expect_err("unit suffixes are not allowed");
         assert!(err.to_string().contains("OTEL_EXPORTER_OTLP_TIMEOUT"));
         assert!(err.to_string().contains("10s"));
     }
@@ -214,17 +215,17 @@ mod tests {
         assert!(endpoint("E", "http://127.0.0.1:4318/v1/traces").is_ok());
         for bad in ["localhost:4318", "not a url", "ftp://x/", "http://"] {
             let err = endpoint("OTEL_EXPORTER_OTLP_ENDPOINT", bad).expect_err(bad);
-            assert!(err.to_string().contains("OTEL_EXPORTER_OTLP_ENDPOINT"), "{err}");
+            assert!(
+                err.to_string().contains("OTEL_EXPORTER_OTLP_ENDPOINT"),
+                "{err}"
+            );
         }
     }
 
     #[test]
     fn header_values_with_control_characters_are_rejected_without_the_value() {
-        let err = check_headers(
-            "headers",
-            &[("authorization".into(), "Bearer a\nb".into())],
-        )
-        .expect_err("newline is not allowed");
+        let err = check_headers("headers", &[("authorization".into(), "Bearer a\nb".into())])
+            .expect_err("newline is not allowed");
         assert!(!err.to_string().contains("Bearer"), "{err}");
     }
 }

@@ -71,8 +71,8 @@ impl Finisher {
             }
         }
         if !has_type {
-            let inferred = EventType::infer(genai_op.as_deref(), oi_kind.as_deref())
-                .unwrap_or_default();
+            let inferred =
+                EventType::infer(genai_op.as_deref(), oi_kind.as_deref()).unwrap_or_default();
             span.attributes
                 .push(KeyValue::new(honeyhive::EVENT_TYPE, inferred.as_str()));
         }

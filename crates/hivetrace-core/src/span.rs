@@ -118,7 +118,13 @@ impl<'a> SpanBuilder<'a> {
         let parent = parent.unwrap_or_else(Context::current);
         let span = tracer.start_span(builder, &parent);
         let recording = opentelemetry::trace::Span::is_recording(&span);
-        let mut cx = parent.with_span(span);
+        let mut cx = if recording {
+            parent.with_span(span)
+        } else {
+            // A span that records nothing only has to carry its ids and sampling decision to
+            // its children: a bare span context does that without a boxed span and its lock.
+            parent.with_remote_span_context(opentelemetry::trace::Span::span_context(&span).clone())
+        };
         if event_type == EventType::Session && recording {
             // The session span is found by enrich_session from any descendant's context.
             let session = SessionSpan(cx.clone());
@@ -319,7 +325,10 @@ mod tests {
     #[test]
     fn type_names_are_shortened() {
         assert_eq!(short_type_name::<std::io::Error>(), "Error");
-        assert_eq!(short_type_name::<Vec<std::io::Error>>(), "Vec<std::io::error::Error>");
+        assert_eq!(
+            short_type_name::<Vec<std::io::Error>>(),
+            "Vec<std::io::error::Error>"
+        );
         assert_eq!(short_type_name::<u8>(), "u8");
     }
 }

@@ -11,7 +11,9 @@ use opentelemetry::trace::TracerProvider as _;
 use opentelemetry::{Context, InstrumentationScope, KeyValue};
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
-use opentelemetry_sdk::trace::{SdkTracer, SdkTracerProvider, Span as SdkSpan, SpanData, SpanExporter, SpanProcessor};
+use opentelemetry_sdk::trace::{
+    SdkTracer, SdkTracerProvider, Span as SdkSpan, SpanData, SpanExporter, SpanProcessor,
+};
 
 use crate::config::{Resolved, ResolvedDestination, TracerBuilder};
 use crate::conventions::{honeyhive, otel};
@@ -168,7 +170,11 @@ impl Tracer {
         if self.inner.shut_down.load(Ordering::Acquire) {
             return Err(Error::AlreadyShutdown);
         }
-        sdk_result("flush", self.inner.flush_timeout, self.inner.provider.force_flush())
+        sdk_result(
+            "flush",
+            self.inner.flush_timeout,
+            self.inner.provider.force_flush(),
+        )
     }
 
     /// Exports what is queued and stops the export thread, within the flush timeout.
@@ -305,18 +311,23 @@ pub(crate) fn build(mut builder: TracerBuilder) -> Result<Tracer> {
     };
     exporter.set_resource(&resource);
 
+    // Shared strings: the export thread clones these onto every span.
+    let shared = |s: String| opentelemetry::Value::from(Arc::<str>::from(s));
     let mut identity = Vec::new();
     if let Some(project) = project {
-        identity.push(KeyValue::new(honeyhive::PROJECT, project));
+        identity.push(KeyValue::new(honeyhive::PROJECT, shared(project)));
     }
-    identity.push(KeyValue::new(honeyhive::SOURCE, source));
+    identity.push(KeyValue::new(honeyhive::SOURCE, shared(source)));
     if let Some(name) = session_name {
-        identity.push(KeyValue::new(honeyhive::SESSION_NAME, name));
+        identity.push(KeyValue::new(honeyhive::SESSION_NAME, shared(name)));
     }
     let finisher = Finisher {
         conventions,
         identity,
-        session_id: Some(KeyValue::new(honeyhive::SESSION_ID, session_id.clone())),
+        session_id: Some(KeyValue::new(
+            honeyhive::SESSION_ID,
+            shared(session_id.clone()),
+        )),
         max_attribute_len,
     };
     let processor = HivetraceProcessor::start(exporter, finisher, batch, flush_timeout)?;

@@ -97,10 +97,7 @@ impl FileExporter {
 impl SpanExporter for FileExporter {
     async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
         self.write(batch).map_err(|e| {
-            OTelSdkError::InternalFailure(format!(
-                "writing traces to {}: {e}",
-                self.path.display()
-            ))
+            OTelSdkError::InternalFailure(format!("writing traces to {}: {e}", self.path.display()))
         })
     }
 
