@@ -83,7 +83,7 @@ pub mod vars {
 enum Destination {
     Endpoint(String),
     File(PathBuf),
-    Exporter(Exporter),
+    Exporter(Box<Exporter>),
 }
 
 /// Configures and builds a [`Tracer`](crate::Tracer).
@@ -273,7 +273,7 @@ impl TracerBuilder {
 
     /// Sends spans to this exporter, ignoring endpoint settings.
     pub fn exporter(mut self, exporter: impl Into<Exporter>) -> Self {
-        self.destination = Some(Destination::Exporter(exporter.into()));
+        self.destination = Some(Destination::Exporter(Box::new(exporter.into())));
         self
     }
 
@@ -600,7 +600,7 @@ fn set_header_if_absent(headers: &mut Vec<(String, Secret)>, name: &str, value: 
 pub(crate) enum ResolvedDestination {
     Otlp(String),
     File(PathBuf),
-    Exporter(Exporter),
+    Exporter(Box<Exporter>),
 }
 
 /// Every setting, resolved.

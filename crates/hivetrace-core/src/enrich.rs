@@ -225,7 +225,8 @@ pub(crate) fn apply(span: &SpanRef<'_>, f: impl FnOnce(&mut Enrichment)) {
     let mut e = Enrichment::default();
     f(&mut e);
     if !e.attributes.is_empty() {
-        span.set_attributes(e.attributes);
+        // Drained in place: moving the inline buffer would copy all of it.
+        span.set_attributes(e.attributes.drain(..));
     }
 }
 

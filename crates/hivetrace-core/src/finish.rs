@@ -31,7 +31,10 @@ impl Finisher {
             self.stamp_honeyhive(span);
         }
         if self.conventions.openinference() || self.conventions.genai() {
-            let derived = Derived::scan(&span.attributes);
+            let mut derived = Derived::scan(&span.attributes);
+            if derived.session_id.is_none() {
+                derived.session_id = self.session_id.as_ref().map(|kv| kv.value.clone());
+            }
             if self.conventions.openinference() {
                 derived.write_openinference(&mut span.attributes);
             }

@@ -108,8 +108,15 @@ struct Shared {
     batch_size: usize,
 }
 
-/// The processor handed to the SDK provider.
+/// The processor handed to the SDK provider. Clones share one pipeline: the tracer keeps one
+/// to flush, shut down and read counters directly, so the SDK provider's error wrapping and its
+/// early return after shutdown (which would hide late spans from the counters) are bypassed.
+#[derive(Clone)]
 pub(crate) struct HivetraceProcessor {
+    inner: Arc<Pipeline>,
+}
+
+struct Pipeline {
     shared: Arc<Shared>,
     control: mpsc::Sender<Control>,
     worker: Mutex<Option<JoinHandle<()>>>,
@@ -118,27 +125,12 @@ pub(crate) struct HivetraceProcessor {
 
 impl fmt::Debug for HivetraceProcessor {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let shared = &self.inner.shared;
         f.debug_struct("HivetraceProcessor")
-            .field("queue_capacity", &self.shared.queue.capacity())
-            .field("queued", &self.shared.queue.len())
-            .field("shut_down", &self.shared.shut_down.load(Ordering::Relaxed))
-            .finish_non_exhaustive()
-    }
-}
-
-/// A handle to read a processor's counters after the processor moved into the provider.
-#[derive(Clone)]
-pub(crate) struct StatsHandle(Arc<Shared>);
-
-impl StatsHandle {
-    pub(crate) fn snapshot(&self) -> TracerStats {
-        self.0.counters.snapshot(self.0.queue.len())
-    }
-}
-
-impl fmt::Debug for StatsHandle {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(&self.snapshot(), f)
+            .field("queue_capacity", &shared.queue.capacity())
+            .field("stats", &self.stats())
+            .field("shut_down", &shared.shut_down.load(Ordering::Relaxed))
+            .finish()
     }
 }
 
@@ -164,6 +156,7 @@ impl HivetraceProcessor {
             finisher,
             batch,
             inbox,
+            unreported: None,
         };
         let handle = std::thread::Builder::new()
             .name("hivetrace-export".into())
@@ -173,15 +166,22 @@ impl HivetraceProcessor {
                 reason: format!("could not start the export thread: {e}"),
             })?;
         Ok(HivetraceProcessor {
-            shared,
-            control,
-            worker: Mutex::new(Some(handle)),
-            flush_timeout,
+            inner: Arc::new(Pipeline {
+                shared,
+                control,
+                worker: Mutex::new(Some(handle)),
+                flush_timeout,
+            }),
         })
     }
 
-    pub(crate) fn stats(&self) -> StatsHandle {
-        StatsHandle(Arc::clone(&self.shared))
+    pub(crate) fn stats(&self) -> TracerStats {
+        let shared = &self.inner.shared;
+        shared.counters.snapshot(shared.queue.len())
+    }
+
+    pub(crate) fn is_shut_down(&self) -> bool {
+        self.inner.shared.shut_down.load(Ordering::Acquire)
     }
 
     fn request(
@@ -190,7 +190,7 @@ impl HivetraceProcessor {
         timeout: Duration,
     ) -> OTelSdkResult {
         let (reply, answer) = mpsc::sync_channel(1);
-        if self.control.send(make(reply)).is_err() {
+        if self.inner.control.send(make(reply)).is_err() {
             return Err(OTelSdkError::AlreadyShutdown);
         }
         match answer.recv_timeout(timeout) {
@@ -199,15 +199,39 @@ impl HivetraceProcessor {
             Err(RecvTimeoutError::Disconnected) => Err(OTelSdkError::AlreadyShutdown),
         }
     }
+
+    /// Exports every span ended so far, within the flush timeout.
+    pub(crate) fn flush(&self) -> OTelSdkResult {
+        if self.is_shut_down() {
+            return Err(OTelSdkError::AlreadyShutdown);
+        }
+        self.request(Control::Flush, self.inner.flush_timeout)
+    }
+
+    /// Exports what is queued and stops the export thread, within `timeout`. Idempotent.
+    pub(crate) fn shutdown(&self, timeout: Duration) -> OTelSdkResult {
+        if self.inner.shared.shut_down.swap(true, Ordering::AcqRel) {
+            return Ok(());
+        }
+        let result = self.request(Control::Shutdown, timeout);
+        // Join only a thread that has answered: a wedged exporter must not wedge the caller.
+        if result.is_ok()
+            && let Ok(mut worker) = self.inner.worker.lock()
+            && let Some(handle) = worker.take()
+        {
+            let _ = handle.join();
+        }
+        result
+    }
 }
 
 impl SpanProcessor for HivetraceProcessor {
     fn on_start(&self, _span: &mut Span, _cx: &Context) {
-        Counters::bump(&self.shared.counters.started, 1);
+        Counters::bump(&self.inner.shared.counters.started, 1);
     }
 
     fn on_end(&self, span: SpanData) {
-        let shared = &*self.shared;
+        let shared = &*self.inner.shared;
         Counters::bump(&shared.counters.ended, 1);
         if !span.span_context.is_sampled() {
             Counters::bump(&shared.counters.unsampled, 1);
@@ -220,30 +244,16 @@ impl SpanProcessor for HivetraceProcessor {
         if shared.queue.len() >= shared.batch_size
             && !shared.export_signalled.swap(true, Ordering::AcqRel)
         {
-            let _ = self.control.send(Control::Export);
+            let _ = self.inner.control.send(Control::Export);
         }
     }
 
     fn force_flush(&self) -> OTelSdkResult {
-        if self.shared.shut_down.load(Ordering::Acquire) {
-            return Err(OTelSdkError::AlreadyShutdown);
-        }
-        self.request(Control::Flush, self.flush_timeout)
+        self.flush()
     }
 
     fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
-        if self.shared.shut_down.swap(true, Ordering::AcqRel) {
-            return Ok(());
-        }
-        let result = self.request(Control::Shutdown, timeout);
-        // Join only a thread that has answered: a wedged exporter must not wedge the caller.
-        if result.is_ok()
-            && let Ok(mut worker) = self.worker.lock()
-            && let Some(handle) = worker.take()
-        {
-            let _ = handle.join();
-        }
-        result
+        self.shutdown(timeout)
     }
 }
 
@@ -253,6 +263,9 @@ struct Worker {
     finisher: Finisher,
     batch: BatchConfig,
     inbox: mpsc::Receiver<Control>,
+    /// The first export failure since the last flush: a flush reports every span ended before
+    /// it, including those a full batch already took to the exporter.
+    unreported: Option<OTelSdkError>,
 }
 
 impl Worker {
@@ -263,20 +276,20 @@ impl Worker {
             match self.inbox.recv_timeout(wait) {
                 Ok(Control::Export) => {
                     self.shared.export_signalled.store(false, Ordering::Release);
-                    let _ = self.export_queued(true);
+                    self.export_in_background(true);
                 }
                 Ok(Control::Flush(reply)) => {
-                    let result = self.export_queued(false);
+                    let result = self.export_and_report();
                     let _ = reply.send(result);
                 }
                 Ok(Control::Shutdown(reply)) => {
-                    let result = self.export_queued(false);
+                    let result = self.export_and_report();
                     let closed = self.exporter.shutdown();
                     let _ = reply.send(result.and(closed));
                     return;
                 }
                 Err(RecvTimeoutError::Timeout) => {
-                    let _ = self.export_queued(false);
+                    self.export_in_background(false);
                     deadline = Instant::now() + self.batch.scheduled_delay;
                 }
                 Err(RecvTimeoutError::Disconnected) => {
@@ -285,6 +298,24 @@ impl Worker {
                     return;
                 }
             }
+        }
+    }
+
+    /// Exports without a caller waiting: a failure is kept for the next flush to report.
+    fn export_in_background(&mut self, full_only: bool) {
+        if let Err(e) = self.export_queued(full_only)
+            && self.unreported.is_none()
+        {
+            self.unreported = Some(e);
+        }
+    }
+
+    /// Exports everything queued for a flush or shutdown, reporting failures since the last one.
+    fn export_and_report(&mut self) -> OTelSdkResult {
+        let result = self.export_queued(false);
+        match self.unreported.take() {
+            Some(earlier) if result.is_ok() => Err(earlier),
+            _ => result,
         }
     }
 

@@ -3,6 +3,7 @@
 use std::borrow::Cow;
 use std::error::Error as StdError;
 use std::fmt;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use opentelemetry::trace::{SpanKind, Status, TraceContextExt};
 use opentelemetry::{Context, ContextGuard, KeyValue, Value};
@@ -134,6 +135,7 @@ impl<'a> SpanBuilder<'a> {
             cx,
             recording,
             max_attribute_len: tracer.max_attribute_len(),
+            panicked: AtomicBool::new(false),
         }
     }
 }
@@ -152,6 +154,7 @@ pub struct Span {
     cx: Context,
     recording: bool,
     max_attribute_len: usize,
+    panicked: AtomicBool,
 }
 
 impl fmt::Debug for Span {
@@ -168,7 +171,16 @@ impl fmt::Debug for Span {
 #[must_use = "the span stops being current when the guard is dropped"]
 pub struct SpanGuard<'a> {
     _guard: ContextGuard,
-    _span: std::marker::PhantomData<&'a Span>,
+    span: &'a Span,
+}
+
+impl Drop for SpanGuard<'_> {
+    fn drop(&mut self) {
+        // Record a panic where it passes, even if the span itself outlives a `catch_unwind`.
+        if std::thread::panicking() {
+            self.span.record_panic();
+        }
+    }
 }
 
 impl fmt::Debug for SpanGuard<'_> {
@@ -182,7 +194,7 @@ impl Span {
     pub fn enter(&self) -> SpanGuard<'_> {
         SpanGuard {
             _guard: self.cx.clone().attach(),
-            _span: std::marker::PhantomData,
+            span: self,
         }
     }
 
@@ -293,9 +305,16 @@ impl Span {
         drop(self)
     }
 
-    pub(crate) fn end_in_place(&mut self) {
-        if std::thread::panicking() && self.recording {
+    /// Records, once, that the traced code panicked.
+    fn record_panic(&self) {
+        if self.recording && !self.panicked.swap(true, Ordering::Relaxed) {
             self.record_error_message("panic", "the traced code panicked");
+        }
+    }
+
+    pub(crate) fn end_in_place(&mut self) {
+        if std::thread::panicking() {
+            self.record_panic();
         }
         self.cx.span().end();
         self.recording = false;

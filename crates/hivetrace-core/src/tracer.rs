@@ -3,7 +3,6 @@
 use std::borrow::Cow;
 use std::fmt;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
@@ -20,7 +19,7 @@ use crate::conventions::{honeyhive, otel};
 use crate::error::{Error, Result};
 use crate::exporter::{Exporter, FileExporter, OtlpExporter};
 use crate::finish::Finisher;
-use crate::processor::{HivetraceProcessor, StatsHandle};
+use crate::processor::HivetraceProcessor;
 use crate::span::SpanBuilder;
 use crate::stats::TracerStats;
 
@@ -83,19 +82,18 @@ pub struct Tracer {
 struct Inner {
     provider: SdkTracerProvider,
     tracer: SdkTracer,
-    stats: StatsHandle,
+    pipeline: HivetraceProcessor,
     destination: Destination,
     session_id: String,
     max_attribute_len: usize,
     flush_timeout: Duration,
-    shut_down: AtomicBool,
 }
 
 impl Drop for Inner {
     fn drop(&mut self) {
-        if !self.shut_down.swap(true, Ordering::AcqRel) {
-            let _ = self.provider.shutdown_with_timeout(self.flush_timeout);
-        }
+        // Bounded; the provider itself shuts down (other processors included) when its last
+        // clone, here or in spans still alive, is dropped.
+        let _ = self.pipeline.shutdown(self.flush_timeout);
     }
 }
 
@@ -104,7 +102,7 @@ impl fmt::Debug for Tracer {
         f.debug_struct("Tracer")
             .field("destination", &self.inner.destination)
             .field("session_id", &self.inner.session_id)
-            .field("stats", &self.inner.stats)
+            .field("stats", &self.inner.pipeline.stats())
             .finish_non_exhaustive()
     }
 }
@@ -161,34 +159,24 @@ impl Tracer {
 
     /// What happened to this tracer's spans so far.
     pub fn stats(&self) -> TracerStats {
-        self.inner.stats.snapshot()
+        self.inner.pipeline.stats()
     }
 
     /// Exports every span ended so far. Returns within the flush timeout, from any thread
     /// (a tokio worker of either flavour included); an error says what failed or that time ran out.
     pub fn force_flush(&self) -> Result<()> {
-        if self.inner.shut_down.load(Ordering::Acquire) {
-            return Err(Error::AlreadyShutdown);
-        }
         sdk_result(
             "flush",
             self.inner.flush_timeout,
-            self.inner.provider.force_flush(),
+            self.inner.pipeline.flush(),
         )
     }
 
     /// Exports what is queued and stops the export thread, within the flush timeout.
     /// Idempotent: later calls return `Ok(())`. Spans ended afterwards are counted as dropped.
     pub fn shutdown(&self) -> Result<()> {
-        if self.inner.shut_down.swap(true, Ordering::AcqRel) {
-            return Ok(());
-        }
         let timeout = self.inner.flush_timeout;
-        sdk_result(
-            "shutdown",
-            timeout,
-            self.inner.provider.shutdown_with_timeout(timeout),
-        )
+        sdk_result("shutdown", timeout, self.inner.pipeline.shutdown(timeout))
     }
 
     /// Makes this tracer the process's global one: for spans started without a tracer, and for
@@ -306,7 +294,7 @@ pub(crate) fn build(mut builder: TracerBuilder) -> Result<Tracer> {
         }
         ResolvedDestination::Exporter(e) => {
             let kind = e.kind();
-            (e, Destination::Exporter(kind))
+            (*e, Destination::Exporter(kind))
         }
     };
     exporter.set_resource(&resource);
@@ -331,7 +319,7 @@ pub(crate) fn build(mut builder: TracerBuilder) -> Result<Tracer> {
         max_attribute_len,
     };
     let processor = HivetraceProcessor::start(exporter, finisher, batch, flush_timeout)?;
-    let stats = processor.stats();
+    let pipeline = processor.clone();
 
     let mut provider = SdkTracerProvider::builder().with_resource(resource);
     for p in processors {
@@ -351,12 +339,11 @@ pub(crate) fn build(mut builder: TracerBuilder) -> Result<Tracer> {
         inner: Arc::new(Inner {
             provider,
             tracer,
-            stats,
+            pipeline,
             destination: shown,
             session_id,
             max_attribute_len,
             flush_timeout,
-            shut_down: AtomicBool::new(false),
         }),
     })
 }

@@ -29,6 +29,10 @@ pub use otlp::{OtlpExporter, Protocol};
 /// assert!(format!("{exporter:?}").starts_with("Console"));
 /// ```
 #[non_exhaustive]
+#[allow(
+    clippy::large_enum_variant,
+    reason = "built once per tracer and owned by its export thread: size does not matter, and boxing would change the public variants"
+)]
 pub enum Exporter {
     /// OTLP over HTTP (protobuf or JSON) or gRPC.
     Otlp(OtlpExporter),

@@ -1,0 +1,266 @@
+//! Flush, shutdown and drop: bounded, idempotent, safe inside tokio, and no span lost without
+//! being counted.
+
+mod support;
+
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use hivetrace_core::exporter::Exporter;
+use hivetrace_core::{BatchConfig, Error, Tracer};
+use support::{HangingExporter, RecordingExporter};
+
+/// A tracer whose batches only leave on flush, shutdown or a full batch.
+fn tracer_to(exporter: &RecordingExporter) -> Tracer {
+    Tracer::builder()
+        .exporter(exporter.to_exporter())
+        .batch(BatchConfig::default().scheduled_delay(Duration::from_secs(3600)))
+        .flush_timeout(Duration::from_secs(10))
+        .build()
+        .expect("the tracer builds")
+}
+
+#[test]
+fn shutdown_is_idempotent_and_flush_after_it_fails() {
+    let exporter = RecordingExporter::default();
+    let tracer = tracer_to(&exporter);
+    tracer.span("before").start().end();
+
+    tracer.shutdown().expect("the first shutdown succeeds");
+    assert_eq!(
+        exporter.names(),
+        vec!["before"],
+        "shutdown exports what is queued"
+    );
+    assert!(
+        exporter.shut_down.load(Ordering::SeqCst),
+        "the exporter is shut down"
+    );
+    tracer.shutdown().expect("a second shutdown is Ok");
+    assert!(matches!(tracer.force_flush(), Err(Error::AlreadyShutdown)));
+    assert_eq!(tracer.stats().exported, 1);
+}
+
+#[test]
+fn a_span_ended_after_shutdown_is_counted_as_dropped() {
+    let exporter = RecordingExporter::default();
+    let tracer = tracer_to(&exporter);
+    let late = tracer.span("late").start();
+    assert!(late.is_recording());
+    tracer.shutdown().expect("shutdown succeeds");
+    drop(late);
+
+    let stats = tracer.stats();
+    assert!(exporter.names().is_empty());
+    assert_eq!(
+        (stats.started, stats.ended, stats.dropped),
+        (1, 1, 1),
+        "documented: spans ended after shutdown are counted as dropped; got {stats:?}"
+    );
+}
+
+#[tokio::test]
+async fn flush_and_shutdown_return_inside_a_current_thread_runtime() {
+    let exporter = RecordingExporter::default();
+    let tracer = tracer_to(&exporter);
+    tracer.span("one").start().end();
+    tokio::task::yield_now().await;
+
+    let started = Instant::now();
+    tracer
+        .force_flush()
+        .expect("flush succeeds on a current-thread runtime");
+    assert_eq!(exporter.names(), vec!["one"]);
+    tracer.span("two").start().end();
+    tracer
+        .shutdown()
+        .expect("shutdown succeeds on a current-thread runtime");
+    assert_eq!(exporter.names(), vec!["one", "two"]);
+    assert!(started.elapsed() < Duration::from_secs(5));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn flush_and_shutdown_return_inside_a_multi_thread_runtime() {
+    let exporter = RecordingExporter::default();
+    let tracer = tracer_to(&exporter);
+    tracer.span("one").start().end();
+    tokio::task::yield_now().await;
+
+    let started = Instant::now();
+    tracer
+        .force_flush()
+        .expect("flush succeeds on a worker thread");
+    assert_eq!(exporter.names(), vec!["one"]);
+    let t = tracer.clone();
+    tokio::spawn(async move {
+        t.span("two").start().end();
+        t.force_flush().expect("flush succeeds in a spawned task");
+    })
+    .await
+    .expect("the task completes");
+    tracer
+        .shutdown()
+        .expect("shutdown succeeds on a worker thread");
+    assert_eq!(exporter.names(), vec!["one", "two"]);
+    assert!(started.elapsed() < Duration::from_secs(5));
+}
+
+#[test]
+fn dropping_the_last_clone_flushes() {
+    let exporter = RecordingExporter::default();
+    let tracer = tracer_to(&exporter);
+    let clone = tracer.clone();
+    clone.span("a").start().end();
+    tracer.span("b").start().end();
+
+    drop(clone);
+    assert!(
+        exporter.names().is_empty(),
+        "dropping a clone while another lives exports nothing"
+    );
+    assert!(!exporter.shut_down.load(Ordering::SeqCst));
+    drop(tracer);
+    assert_eq!(exporter.names(), vec!["a", "b"]);
+    assert!(exporter.shut_down.load(Ordering::SeqCst));
+}
+
+#[test]
+fn a_full_batch_is_exported_without_a_flush() {
+    let exporter = RecordingExporter::default();
+    let tracer = Tracer::builder()
+        .exporter(exporter.to_exporter())
+        .batch(
+            BatchConfig::default()
+                .max_export_batch_size(2)
+                .scheduled_delay(Duration::from_secs(3600)),
+        )
+        .build()
+        .expect("the tracer builds");
+    tracer.span("a").start().end();
+    tracer.span("b").start().end();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while exporter.names().len() < 2 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert_eq!(exporter.names(), vec!["a", "b"]);
+}
+
+#[test]
+fn a_hung_exporter_makes_flush_and_shutdown_time_out() {
+    let (hanging, release) = HangingExporter::new();
+    let flush_timeout = Duration::from_millis(300);
+    let tracer = Tracer::builder()
+        .exporter(Exporter::custom(hanging))
+        .flush_timeout(flush_timeout)
+        .build()
+        .expect("the tracer builds");
+    tracer.span("stuck").start().end();
+
+    let started = Instant::now();
+    let flushed = tracer.force_flush();
+    let took = started.elapsed();
+    assert!(took >= flush_timeout, "flush gave up early, after {took:?}");
+    assert!(took < Duration::from_secs(3), "flush took {took:?}");
+    assert!(
+        matches!(flushed, Err(Error::Timeout { operation: "flush", timeout }) if timeout == flush_timeout),
+        "expected a flush timeout, got {flushed:?}"
+    );
+
+    let started = Instant::now();
+    let shut = tracer.shutdown();
+    let took = started.elapsed();
+    assert!(took < Duration::from_secs(3), "shutdown took {took:?}");
+    assert!(
+        matches!(
+            shut,
+            Err(Error::Timeout {
+                operation: "shutdown",
+                ..
+            })
+        ),
+        "expected a shutdown timeout, got {shut:?}"
+    );
+    drop(release);
+}
+
+#[test]
+fn dropping_a_tracer_with_a_hung_exporter_returns_within_the_flush_timeout() {
+    let (hanging, release) = HangingExporter::new();
+    let tracer = Tracer::builder()
+        .exporter(Exporter::custom(hanging))
+        .flush_timeout(Duration::from_millis(200))
+        .build()
+        .expect("the tracer builds");
+    tracer.span("stuck").start().end();
+    let started = Instant::now();
+    drop(tracer);
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "drop took {:?}",
+        started.elapsed()
+    );
+    drop(release);
+}
+
+#[test]
+fn queue_full_drops_are_counted_and_every_span_is_accounted_for() {
+    let exporter = RecordingExporter::slow(Duration::from_millis(50));
+    let tracer = Tracer::builder()
+        .exporter(exporter.to_exporter())
+        .batch(BatchConfig::default().max_queue_size(4))
+        .build()
+        .expect("the tracer builds");
+    const SPANS: u64 = 200;
+    for _ in 0..SPANS {
+        tracer.span("burst").start().end();
+    }
+    let during = tracer.stats();
+    assert!(
+        during.dropped > 0,
+        "a queue of 4 behind a slow exporter drops: {during:?}"
+    );
+    assert!(during.queued <= 4);
+
+    tracer.force_flush().expect("flush succeeds");
+    let stats = tracer.stats();
+    assert_eq!(stats.ended, SPANS);
+    assert_eq!(stats.queued, 0, "flush empties the queue");
+    assert_eq!(
+        stats.ended,
+        stats.exported + stats.dropped + stats.export_failed + stats.unsampled + stats.queued,
+        "{stats:?}"
+    );
+    assert_eq!(stats.exported, exporter.names().len() as u64);
+    assert_eq!(stats.export_failed, 0);
+    assert!(
+        stats.exported >= 4,
+        "what fit in the queue was exported: {stats:?}"
+    );
+}
+
+#[test]
+fn export_failures_are_counted_and_reported_by_flush() {
+    let exporter = RecordingExporter::failing();
+    let tracer = tracer_to(&exporter);
+    tracer.span("a").start().end();
+    tracer.span("b").start().end();
+
+    let flushed = tracer.force_flush();
+    assert!(
+        matches!(
+            flushed,
+            Err(Error::Export {
+                operation: "flush",
+                ..
+            })
+        ),
+        "expected an export error, got {flushed:?}"
+    );
+    let stats = tracer.stats();
+    assert_eq!((stats.export_failed, stats.exported), (2, 0));
+    assert!(stats.export_errors >= 1);
+    assert_eq!(
+        stats.ended,
+        stats.exported + stats.dropped + stats.export_failed + stats.unsampled + stats.queued
+    );
+}
