@@ -127,5 +127,45 @@ fn spans(c: &mut Criterion) {
     eprintln!("hivetrace stats after the sampled run: {stats:?}");
 }
 
-criterion_group!(benches, spans);
+/// Where hivetrace's time goes, piece by piece, to steer optimisation.
+fn breakdown(c: &mut Criterion) {
+    let mut group = c.benchmark_group("breakdown");
+    let ht = hivetrace_tracer(Sampler::AlwaysOn);
+    group.bench_function("start_end", |b| {
+        b.iter(|| ht.span("llm_call").event_type(EventType::Model).start())
+    });
+    group.bench_function("start_enter_end", |b| {
+        b.iter(|| {
+            let span = ht.span("llm_call").event_type(EventType::Model).start();
+            let _current = span.enter();
+        })
+    });
+    group.bench_function("start_5set_attribute_end", |b| {
+        b.iter(|| {
+            let span = ht.span("llm_call").event_type(EventType::Model).start();
+            span.set_attribute(KeyValue::new("honeyhive_metadata.customer", "acme"));
+            span.set_attribute(KeyValue::new("honeyhive_metrics.prompt_tokens", 42i64));
+            span.set_attribute(KeyValue::new("honeyhive_metrics.latency_ms", 12.5));
+            span.set_attribute(KeyValue::new("honeyhive_config.model", "gpt-4o"));
+            span.set_attribute(KeyValue::new("honeyhive_feedback.liked", true));
+        })
+    });
+    group.bench_function("start_enter_enrich_attributes_end", |b| {
+        b.iter(|| {
+            let span = ht.span("llm_call").event_type(EventType::Model).start();
+            let _current = span.enter();
+            enrich_span(|e| {
+                e.attribute(KeyValue::new("honeyhive_metadata.customer", "acme"))
+                    .attribute(KeyValue::new("honeyhive_metrics.prompt_tokens", 42i64))
+                    .attribute(KeyValue::new("honeyhive_metrics.latency_ms", 12.5))
+                    .attribute(KeyValue::new("honeyhive_config.model", "gpt-4o"))
+                    .attribute(KeyValue::new("honeyhive_feedback.liked", true));
+            });
+        })
+    });
+    group.finish();
+    let _ = ht.shutdown();
+}
+
+criterion_group!(benches, spans, breakdown);
 criterion_main!(benches);

@@ -13,13 +13,14 @@
 //!   bounded and safe from any thread, including a tokio worker of either runtime flavour.
 
 use std::fmt;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use crossbeam_queue::ArrayQueue;
+use crossbeam_utils::CachePadded;
 use opentelemetry::Context;
 use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
 use opentelemetry_sdk::trace::{Span, SpanData, SpanExporter as _, SpanProcessor};
@@ -106,6 +107,7 @@ struct Shared {
     export_signalled: AtomicBool,
     shut_down: AtomicBool,
     batch_size: usize,
+    pushed: CachePadded<AtomicU64>,
 }
 
 /// The processor handed to the SDK provider. Clones share one pipeline: the tracer keeps one
@@ -148,6 +150,7 @@ impl HivetraceProcessor {
             export_signalled: AtomicBool::new(false),
             shut_down: AtomicBool::new(false),
             batch_size: batch.batch_size(),
+            pushed: CachePadded::new(AtomicU64::new(0)),
         });
         let (control, inbox) = mpsc::channel();
         let worker = Worker {
@@ -241,7 +244,10 @@ impl SpanProcessor for HivetraceProcessor {
             Counters::bump(&shared.counters.dropped, 1);
             return;
         }
-        if shared.queue.len() >= shared.batch_size
+        // Wake the export thread about once per batch. Counting pushes here, rather than
+        // reading the queue's length, keeps the consumer's cache lines out of the hot path.
+        let pushed = shared.pushed.fetch_add(1, Ordering::Relaxed) + 1;
+        if pushed.is_multiple_of(shared.batch_size as u64)
             && !shared.export_signalled.swap(true, Ordering::AcqRel)
         {
             let _ = self.inner.control.send(Control::Export);
