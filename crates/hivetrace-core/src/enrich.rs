@@ -89,18 +89,15 @@ impl Enrichment {
     pub fn section(
         &mut self,
         section: Section,
-        key: &str,
+        key: impl EnrichKey,
         value: impl Into<EnrichValue>,
     ) -> &mut Self {
         match value.into() {
             EnrichValue::Value(v) => self
                 .attributes
-                .push(KeyValue::new(section_key(section, key), v)),
+                .push(KeyValue::new(key.section_key(section), v)),
             EnrichValue::Json(json) => {
-                let mut prefix = String::with_capacity(section.prefix().len() + 1 + key.len());
-                prefix.push_str(section.prefix());
-                prefix.push('.');
-                prefix.push_str(key);
+                let mut prefix = joined(section, key.as_str());
                 flatten(&mut self.attributes, &mut prefix, json, 0);
             }
         }
@@ -114,7 +111,7 @@ impl Enrichment {
         match value.into() {
             EnrichValue::Json(Json::Object(map)) => {
                 for (k, v) in map {
-                    self.section(section, &k, v);
+                    self.section(section, k, v);
                 }
                 self
             }
@@ -123,38 +120,42 @@ impl Enrichment {
     }
 
     /// `honeyhive_inputs.<key>`
-    pub fn inputs(&mut self, key: &str, value: impl Into<EnrichValue>) -> &mut Self {
+    pub fn inputs(&mut self, key: impl EnrichKey, value: impl Into<EnrichValue>) -> &mut Self {
         self.section(Section::Inputs, key, value)
     }
 
     /// `honeyhive_outputs.<key>`
-    pub fn outputs(&mut self, key: &str, value: impl Into<EnrichValue>) -> &mut Self {
+    pub fn outputs(&mut self, key: impl EnrichKey, value: impl Into<EnrichValue>) -> &mut Self {
         self.section(Section::Outputs, key, value)
     }
 
     /// `honeyhive_metadata.<key>`
-    pub fn metadata(&mut self, key: &str, value: impl Into<EnrichValue>) -> &mut Self {
+    pub fn metadata(&mut self, key: impl EnrichKey, value: impl Into<EnrichValue>) -> &mut Self {
         self.section(Section::Metadata, key, value)
     }
 
     /// `honeyhive_metrics.<key>`
-    pub fn metrics(&mut self, key: &str, value: impl Into<EnrichValue>) -> &mut Self {
+    pub fn metrics(&mut self, key: impl EnrichKey, value: impl Into<EnrichValue>) -> &mut Self {
         self.section(Section::Metrics, key, value)
     }
 
     /// `honeyhive_config.<key>`; `model`, `provider`, `temperature` and `max_tokens` also feed
     /// the GenAI and OpenInference model keys.
-    pub fn config(&mut self, key: &str, value: impl Into<EnrichValue>) -> &mut Self {
+    pub fn config(&mut self, key: impl EnrichKey, value: impl Into<EnrichValue>) -> &mut Self {
         self.section(Section::Config, key, value)
     }
 
     /// `honeyhive_feedback.<key>`
-    pub fn feedback(&mut self, key: &str, value: impl Into<EnrichValue>) -> &mut Self {
+    pub fn feedback(&mut self, key: impl EnrichKey, value: impl Into<EnrichValue>) -> &mut Self {
         self.section(Section::Feedback, key, value)
     }
 
     /// `honeyhive_user_properties.<key>`
-    pub fn user_properties(&mut self, key: &str, value: impl Into<EnrichValue>) -> &mut Self {
+    pub fn user_properties(
+        &mut self,
+        key: impl EnrichKey,
+        value: impl Into<EnrichValue>,
+    ) -> &mut Self {
         self.section(Section::UserProperties, key, value)
     }
 
@@ -230,46 +231,94 @@ pub(crate) fn apply(span: &SpanRef<'_>, f: impl FnOnce(&mut Enrichment)) {
     }
 }
 
-/// Slots in the per-thread cache of joined section keys: a direct-mapped cache, so memory is
-/// fixed and a lookup is one hash of the key's address, one compare of its bytes.
-const KEY_CACHE_SLOTS: usize = 256;
-
-type KeyCache = [Option<(Section, Key)>; KEY_CACHE_SLOTS];
-
-thread_local! {
-    static KEYS: RefCell<KeyCache> = const { RefCell::new([const { None }; KEY_CACHE_SLOTS]) };
+/// The name of a value within a section: `"model"` in `honeyhive_config.model`.
+///
+/// String literals (`&'static str`) are joined to their section's prefix once per thread and
+/// then found by address, so the usual case costs no allocation and no string comparison.
+/// Owned strings (`String`, for names known only at run time) are joined on each call.
+pub trait EnrichKey {
+    /// The name.
+    fn as_str(&self) -> &str;
+    /// `honeyhive_<section>.<name>` as an attribute key.
+    fn section_key(self, section: Section) -> Key;
 }
 
-/// `honeyhive_<section>.<key>` as a `Key`, joined once per thread and then shared.
+impl EnrichKey for &'static str {
+    fn as_str(&self) -> &str {
+        self
+    }
+
+    fn section_key(self, section: Section) -> Key {
+        static_section_key(section, self)
+    }
+}
+
+impl EnrichKey for String {
+    fn as_str(&self) -> &str {
+        self
+    }
+
+    fn section_key(self, section: Section) -> Key {
+        Key::from(joined(section, &self))
+    }
+}
+
+impl EnrichKey for Cow<'static, str> {
+    fn as_str(&self) -> &str {
+        self
+    }
+
+    fn section_key(self, section: Section) -> Key {
+        match self {
+            Cow::Borrowed(s) => static_section_key(section, s),
+            Cow::Owned(s) => s.section_key(section),
+        }
+    }
+}
+
+fn joined(section: Section, key: &str) -> String {
+    let mut s = String::with_capacity(section.prefix().len() + 1 + key.len());
+    s.push_str(section.prefix());
+    s.push('.');
+    s.push_str(key);
+    s
+}
+
+/// Slots in the per-thread cache of joined keys: direct-mapped, so memory is fixed.
+const KEY_CACHE_SLOTS: usize = 256;
+
+/// A cached key: the literal's address and length, its section, and the joined key.
+type KeySlot = Option<(usize, usize, Section, Key)>;
+
+thread_local! {
+    static KEYS: RefCell<[KeySlot; KEY_CACHE_SLOTS]> =
+        const { RefCell::new([const { None }; KEY_CACHE_SLOTS]) };
+}
+
+/// `honeyhive_<section>.<key>` for a string literal, joined once per thread.
 ///
-/// Keys are usually string literals, so the slot is chosen by the key's address and length
-/// (no hashing of its bytes); a hit is confirmed by comparing the bytes, so a reused address
-/// with other contents simply misses and replaces the slot.
-pub(crate) fn section_key(section: Section, key: &str) -> Key {
-    let join = || {
-        let mut s = String::with_capacity(section.prefix().len() + 1 + key.len());
-        s.push_str(section.prefix());
-        s.push('.');
-        s.push_str(key);
-        Key::from(Arc::<str>::from(s))
-    };
+/// A `&'static str` never changes, so its address and length identify its contents: a hit is
+/// two integer compares, with no hashing or comparing of bytes.
+pub(crate) fn static_section_key(section: Section, key: &'static str) -> Key {
     let addr = key.as_ptr() as usize;
-    let mixed = (addr ^ (key.len() << 3) ^ section.index()).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    let len = key.len();
+    let mixed = (addr ^ (len << 3) ^ section.index()).wrapping_mul(0x9E37_79B9_7F4A_7C15);
     let slot = mixed >> (usize::BITS - KEY_CACHE_SLOTS.trailing_zeros());
+    let join = || Key::from(Arc::<str>::from(joined(section, key)));
     KEYS.try_with(|cache| {
         let Ok(mut cache) = cache.try_borrow_mut() else {
             return join();
         };
         let entry = &mut cache[slot];
-        if let Some((s, k)) = entry
+        if let Some((a, l, s, k)) = entry
+            && *a == addr
+            && *l == len
             && *s == section
-            && k.as_str().len() == section.prefix().len() + 1 + key.len()
-            && k.as_str().ends_with(key)
         {
             return k.clone();
         }
         let k = join();
-        *entry = Some((section, k.clone()));
+        *entry = Some((addr, len, section, k.clone()));
         k
     })
     .unwrap_or_else(|_| join())
@@ -419,13 +468,28 @@ mod tests {
 
     #[test]
     fn section_keys_are_joined_once_and_reused() {
-        let a = section_key(Section::Metrics, "latency");
-        let b = section_key(Section::Metrics, "latency");
+        let a = static_section_key(Section::Metrics, "latency");
+        let b = static_section_key(Section::Metrics, "latency");
         assert_eq!(a.as_str(), "honeyhive_metrics.latency");
-        assert_eq!(a, b);
+        // The second lookup shares the first key's string rather than joining again.
+        assert_eq!(a.as_str().as_ptr(), b.as_str().as_ptr());
         assert_eq!(
-            section_key(Section::Config, "latency").as_str(),
+            static_section_key(Section::Config, "latency").as_str(),
             "honeyhive_config.latency"
+        );
+    }
+
+    #[test]
+    fn owned_and_literal_names_give_the_same_key() {
+        let owned = String::from("lat") + "ency";
+        assert_eq!(
+            owned.section_key(Section::Metrics),
+            "latency".section_key(Section::Metrics)
+        );
+        let cow: Cow<'static, str> = Cow::Owned("x".into());
+        assert_eq!(
+            cow.section_key(Section::Inputs).as_str(),
+            "honeyhive_inputs.x"
         );
     }
 

@@ -76,7 +76,7 @@ pub use config::{
     TracerBuilder, vars,
 };
 pub use conventions::{Conventions, Section};
-pub use enrich::{EnrichValue, Enrichment, enrich_session, enrich_span};
+pub use enrich::{EnrichKey, EnrichValue, Enrichment, enrich_session, enrich_span};
 pub use error::{Error, Result};
 pub use event_type::{EventType, ParseEventTypeError};
 pub use instrument::{Instrument, Instrumented, WithContext};

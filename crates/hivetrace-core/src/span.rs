@@ -62,7 +62,7 @@ impl<'a> SpanBuilder<'a> {
             name,
             event_type: EventType::default(),
             kind: SpanKind::Internal,
-            attributes: Vec::new(),
+            attributes: Vec::with_capacity(ATTRIBUTE_CAPACITY),
             parent: None,
         }
     }
@@ -108,7 +108,6 @@ impl<'a> SpanBuilder<'a> {
             mut attributes,
             parent,
         } = self;
-        attributes.reserve(ATTRIBUTE_CAPACITY);
         attributes.push(KeyValue::new(honeyhive::EVENT_TYPE, event_type.as_str()));
         let builder = opentelemetry::trace::SpanBuilder {
             name,
@@ -240,7 +239,7 @@ impl Span {
     }
 
     /// Records a captured input as `honeyhive_inputs.<name>`.
-    pub fn record_input(&self, name: &str, value: Option<Value>) {
+    pub fn record_input(&self, name: &'static str, value: Option<Value>) {
         if let Some(value) = value {
             self.enrich(|e| {
                 e.section(Section::Inputs, name, value);
