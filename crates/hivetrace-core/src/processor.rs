@@ -142,6 +142,7 @@ impl HivetraceProcessor {
         exporter: Exporter,
         finisher: Finisher,
         batch: BatchConfig,
+        export_deadline: Duration,
         flush_timeout: Duration,
     ) -> Result<Self> {
         let shared = Arc::new(Shared {
@@ -160,6 +161,7 @@ impl HivetraceProcessor {
             batch,
             inbox,
             unreported: None,
+            export_deadline,
         };
         let handle = std::thread::Builder::new()
             .name("hivetrace-export".into())
@@ -269,6 +271,8 @@ struct Worker {
     finisher: Finisher,
     batch: BatchConfig,
     inbox: mpsc::Receiver<Control>,
+    /// The bound on one export call.
+    export_deadline: Duration,
     /// The first export failure since the last flush: a flush reports every span ended before
     /// it, including those a full batch already took to the exporter.
     unreported: Option<OTelSdkError>,
@@ -347,7 +351,7 @@ impl Worker {
             }
             let n = batch.len() as u64;
             let counters = &self.shared.counters;
-            match self.exporter.export_blocking(batch) {
+            match self.exporter.export_blocking(batch, self.export_deadline) {
                 Ok(()) => Counters::bump(&counters.exported, n),
                 Err(e) => {
                     Counters::bump(&counters.export_failed, n);

@@ -318,7 +318,11 @@ pub(crate) fn build(mut builder: TracerBuilder) -> Result<Tracer> {
         )),
         max_attribute_len,
     };
-    let processor = HivetraceProcessor::start(exporter, finisher, batch, flush_timeout)?;
+    // The exporter bounds its own requests by the export timeout (retries included); the outer
+    // deadline leaves it a moment to report its own error first.
+    let export_deadline = export_timeout + Duration::from_millis(500);
+    let processor =
+        HivetraceProcessor::start(exporter, finisher, batch, export_deadline, flush_timeout)?;
     let pipeline = processor.clone();
 
     let mut provider = SdkTracerProvider::builder().with_resource(resource);

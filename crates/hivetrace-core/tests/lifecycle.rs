@@ -264,3 +264,74 @@ fn export_failures_are_counted_and_reported_by_flush() {
         stats.exported + stats.dropped + stats.export_failed + stats.unsampled + stats.queued
     );
 }
+
+/// An exporter whose first export never completes (a dead connection that never errors); later
+/// exports are recorded.
+#[derive(Debug, Default)]
+struct NeverThenRecord {
+    calls: std::sync::atomic::AtomicUsize,
+    exported: std::sync::Mutex<Vec<String>>,
+}
+
+#[derive(Debug)]
+struct SharedNever(std::sync::Arc<NeverThenRecord>);
+
+impl opentelemetry_sdk::trace::SpanExporter for SharedNever {
+    async fn export(
+        &self,
+        batch: Vec<opentelemetry_sdk::trace::SpanData>,
+    ) -> opentelemetry_sdk::error::OTelSdkResult {
+        let this = &self.0;
+        if this.calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 0 {
+            std::future::pending::<()>().await;
+        }
+        if let Ok(mut names) = this.exported.lock() {
+            names.extend(batch.into_iter().map(|s| s.name.into_owned()));
+        }
+        Ok(())
+    }
+}
+
+#[test]
+fn an_export_that_never_completes_is_abandoned_at_its_deadline() {
+    let exporter = std::sync::Arc::new(NeverThenRecord::default());
+    let tracer = Tracer::builder()
+        .exporter(Exporter::custom(SharedNever(std::sync::Arc::clone(
+            &exporter,
+        ))))
+        .export_timeout(Duration::from_millis(100))
+        .flush_timeout(Duration::from_secs(5))
+        .build()
+        .expect("the tracer builds");
+    tracer.span("lost").start().end();
+    let started = Instant::now();
+    let flushed = tracer.force_flush();
+    assert!(
+        matches!(
+            flushed,
+            Err(Error::Export {
+                operation: "flush",
+                ..
+            })
+        ),
+        "the abandoned export is reported, got {flushed:?}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(4),
+        "the export deadline, not the flush timeout, ended the wait"
+    );
+    // The export thread is free again: the next span goes out.
+    tracer.span("delivered").start().end();
+    tracer.force_flush().expect("the second export completes");
+    let stats = tracer.stats();
+    assert_eq!(
+        (stats.exported, stats.export_failed, stats.export_errors),
+        (1, 1, 1)
+    );
+    let names = exporter
+        .exported
+        .lock()
+        .map(|n| n.clone())
+        .unwrap_or_default();
+    assert_eq!(names, vec!["delivered".to_owned()]);
+}

@@ -5,6 +5,7 @@
 //! `SpanExporter` (a resilient wrapper, a vendor's exporter), boxed behind an object-safe shim.
 
 mod console;
+mod deadline;
 mod file;
 mod otlp;
 
@@ -65,9 +66,18 @@ impl Exporter {
         }
     }
 
-    /// Exports one batch on the calling thread.
-    pub(crate) fn export_blocking(&self, batch: Vec<SpanData>) -> OTelSdkResult {
-        futures_executor::block_on(SpanExporter::export(self, batch))
+    /// Exports one batch on the calling thread, giving up after `timeout`.
+    pub(crate) fn export_blocking(&self, batch: Vec<SpanData>, timeout: Duration) -> OTelSdkResult {
+        let deadline = std::time::Instant::now() + timeout;
+        // Reported as a failed export, not a timeout: the caller's own wait did not run out.
+        deadline::block_on_until(SpanExporter::export(self, batch), deadline).unwrap_or_else(|| {
+            Err(opentelemetry_sdk::error::OTelSdkError::InternalFailure(
+                format!(
+                    "the {} export did not finish within {timeout:?}",
+                    self.kind()
+                ),
+            ))
+        })
     }
 }
 
