@@ -54,6 +54,8 @@
 //! ```
 #![forbid(unsafe_code)]
 
+#[doc(hidden)]
+pub mod __private;
 pub mod capture;
 mod config;
 pub mod conventions;
@@ -63,6 +65,7 @@ mod error;
 mod event_type;
 pub mod exporter;
 mod finish;
+mod global;
 mod instrument;
 mod processor;
 mod secret;

@@ -132,6 +132,7 @@ impl<'a> SpanBuilder<'a> {
         }
         Span {
             cx,
+            real: true,
             recording,
             max_attribute_len: tracer.max_attribute_len(),
             panicked: AtomicBool::new(false),
@@ -151,6 +152,8 @@ pub(crate) struct SessionSpan(pub(crate) Context);
 /// traced function is recorded and goes on unwinding.
 pub struct Span {
     cx: Context,
+    /// False for a span that stands for "no tracer": it neither becomes current nor ends.
+    real: bool,
     recording: bool,
     max_attribute_len: usize,
     panicked: AtomicBool,
@@ -169,7 +172,7 @@ impl fmt::Debug for Span {
 /// [`Instrument`](crate::Instrument) instead.
 #[must_use = "the span stops being current when the guard is dropped"]
 pub struct SpanGuard<'a> {
-    _guard: ContextGuard,
+    _guard: Option<ContextGuard>,
     span: &'a Span,
 }
 
@@ -189,10 +192,23 @@ impl fmt::Debug for SpanGuard<'_> {
 }
 
 impl Span {
+    /// A span that records nothing and changes nothing: entering it leaves the current span
+    /// current, dropping it ends nothing, and its [`context`](Span::context) is the one current
+    /// when it was made. What traced code gets when there is no tracer.
+    pub fn none() -> Span {
+        Span {
+            cx: Context::current(),
+            real: false,
+            recording: false,
+            max_attribute_len: 0,
+            panicked: AtomicBool::new(false),
+        }
+    }
+
     /// Makes the span current on this thread until the guard drops.
     pub fn enter(&self) -> SpanGuard<'_> {
         SpanGuard {
-            _guard: self.cx.clone().attach(),
+            _guard: self.real.then(|| self.cx.clone().attach()),
             span: self,
         }
     }
@@ -312,6 +328,9 @@ impl Span {
     }
 
     pub(crate) fn end_in_place(&mut self) {
+        if !self.real {
+            return;
+        }
         if std::thread::panicking() {
             self.record_panic();
         }
@@ -327,7 +346,7 @@ impl Drop for Span {
 }
 
 /// `my_crate::errors::MyError` → `MyError`; generics are kept.
-fn short_type_name<E: ?Sized>() -> &'static str {
+pub(crate) fn short_type_name<E: ?Sized>() -> &'static str {
     let full = std::any::type_name::<E>();
     let head = full.split('<').next().unwrap_or(full);
     match head.rfind("::") {

@@ -3,7 +3,7 @@
 use std::borrow::Cow;
 use std::fmt;
 use std::path::PathBuf;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 use opentelemetry::trace::TracerProvider as _;
@@ -107,8 +107,6 @@ impl fmt::Debug for Tracer {
     }
 }
 
-static GLOBAL: RwLock<Option<Tracer>> = RwLock::new(None);
-
 impl Tracer {
     /// A builder that reads no environment variables.
     pub fn builder() -> TracerBuilder {
@@ -179,36 +177,28 @@ impl Tracer {
         sdk_result("shutdown", timeout, self.inner.pipeline.shutdown(timeout))
     }
 
-    /// Makes this tracer the process's global one: for spans started without a tracer, and for
-    /// OpenTelemetry code using `opentelemetry::global`. Returns the one it replaces.
+    /// Makes this tracer the process's global one: for spans started without a tracer (the
+    /// macros' default), and for OpenTelemetry code using `opentelemetry::global`. Returns the
+    /// one it replaces.
     ///
     /// The global slot holds a clone, so dropping your handle no longer shuts the tracer down:
     /// call [`shutdown`](Tracer::shutdown) (or [`Tracer::uninstall_global`]) before exiting.
     pub fn install_global(&self) -> Option<Tracer> {
         opentelemetry::global::set_tracer_provider(self.inner.provider.clone());
-        match GLOBAL.write() {
-            Ok(mut slot) => slot.replace(self.clone()),
-            Err(poisoned) => poisoned.into_inner().replace(self.clone()),
-        }
+        crate::global::replace(Some(self.clone()))
     }
 
     /// The global tracer, if one was installed.
     pub fn global() -> Option<Tracer> {
-        match GLOBAL.read() {
-            Ok(slot) => slot.clone(),
-            Err(poisoned) => poisoned.into_inner().clone(),
-        }
+        crate::global::get()
     }
 
     /// Removes the global tracer and returns it.
     pub fn uninstall_global() -> Option<Tracer> {
-        match GLOBAL.write() {
-            Ok(mut slot) => slot.take(),
-            Err(poisoned) => poisoned.into_inner().take(),
-        }
+        crate::global::replace(None)
     }
 
-    /// Whether `cx`'s span (or the current one) belongs to a recording span.
+    /// Starts an SDK span under `parent`.
     pub(crate) fn start_span(
         &self,
         builder: opentelemetry::trace::SpanBuilder,

@@ -1,0 +1,161 @@
+//! Support for the code `hivetrace-macros` generates. Not a public API: names and signatures
+//! here change without notice.
+
+use std::borrow::Borrow;
+use std::error::Error as StdError;
+use std::fmt;
+
+use opentelemetry::{KeyValue, StringValue, Value};
+
+pub use crate::capture::{Capture, CaptureDebug, CaptureSerialize, CaptureSkip};
+pub use crate::instrument::Instrument;
+pub use opentelemetry::KeyValue as Field;
+
+use crate::event_type::EventType;
+use crate::span::Span;
+use crate::tracer::Tracer;
+
+/// Starts a span on `tracer`, or on the global tracer when `None`; a [`Span::none`] when
+/// there is no tracer at all.
+pub fn start<const N: usize>(
+    tracer: Option<&Tracer>,
+    name: &'static str,
+    event_type: EventType,
+    fields: [KeyValue; N],
+) -> Span {
+    let start = |tracer: Option<&Tracer>| match tracer {
+        Some(t) => t
+            .span(name)
+            .event_type(event_type)
+            .attributes(fields)
+            .start(),
+        None => Span::none(),
+    };
+    match tracer {
+        Some(t) => start(Some(t)),
+        None => crate::global::with(start),
+    }
+}
+
+/// Borrows a tracer given as `Tracer` or `&Tracer` (the `tracer = expr` option).
+pub fn tracer_ref<T: Borrow<Tracer>>(tracer: &T) -> Option<&Tracer> {
+    Some(tracer.borrow())
+}
+
+/// A `fields(key = value)` entry.
+pub fn field(key: &'static str, value: impl FieldValue) -> KeyValue {
+    KeyValue::new(key, value.into_field_value())
+}
+
+/// Values a `fields(...)` entry accepts: numbers, booleans, strings (borrowed ones are copied).
+pub trait FieldValue {
+    /// The attribute value.
+    fn into_field_value(self) -> Value;
+}
+
+macro_rules! field_values {
+    ($($t:ty => |$v:ident| $e:expr;)*) => {$(
+        impl FieldValue for $t {
+            fn into_field_value(self) -> Value { let $v = self; $e }
+        }
+    )*};
+}
+
+field_values! {
+    Value => |v| v;
+    bool => |v| Value::Bool(v);
+    i64 => |v| Value::I64(v);
+    i32 => |v| Value::I64(v.into());
+    u32 => |v| Value::I64(v.into());
+    u16 => |v| Value::I64(v.into());
+    u8 => |v| Value::I64(v.into());
+    u64 => |v| i64::try_from(v).map_or(Value::F64(v as f64), Value::I64);
+    usize => |v| i64::try_from(v).map_or(Value::F64(v as f64), Value::I64);
+    f64 => |v| Value::F64(v);
+    f32 => |v| Value::F64(v.into());
+    String => |v| Value::from(v);
+    &String => |v| Value::from(v.clone());
+    &str => |v| Value::from(v.to_owned());
+    StringValue => |v| Value::String(v);
+}
+
+macro_rules! field_value_refs {
+    ($($t:ty),*) => {$(
+        impl FieldValue for &$t {
+            fn into_field_value(self) -> Value { (*self).into_field_value() }
+        }
+    )*};
+}
+
+field_value_refs!(bool, i64, i32, u32, u16, u8, u64, usize, f64, f32);
+
+/// An `Err` to record: through `std::error::Error` (with its sources) when it is one, else its
+/// `Display`, else its `Debug`. Chosen at compile time like [`Capture`].
+#[derive(Debug)]
+pub struct ErrRef<'a, E: ?Sized>(pub &'a E);
+
+/// Records an error that implements `std::error::Error`.
+pub trait RecordStdError {
+    /// Records it on `span`.
+    fn hivetrace_record(&self, span: &Span);
+}
+
+/// Records an error through `Display`.
+pub trait RecordDisplayError {
+    /// Records it on `span`.
+    fn hivetrace_record(&self, span: &Span);
+}
+
+/// Records an error through `Debug`.
+pub trait RecordDebugError {
+    /// Records it on `span`.
+    fn hivetrace_record(&self, span: &Span);
+}
+
+impl<E: StdError + ?Sized> RecordStdError for &&ErrRef<'_, E> {
+    fn hivetrace_record(&self, span: &Span) {
+        span.record_error(self.0);
+    }
+}
+
+impl<E: fmt::Display + ?Sized> RecordDisplayError for &ErrRef<'_, E> {
+    fn hivetrace_record(&self, span: &Span) {
+        if span.is_recording() {
+            span.record_error_message(short_name::<E>(), self.0.to_string());
+        }
+    }
+}
+
+impl<E: fmt::Debug + ?Sized> RecordDebugError for ErrRef<'_, E> {
+    fn hivetrace_record(&self, span: &Span) {
+        if span.is_recording() {
+            span.record_error_message(short_name::<E>(), format!("{:?}", self.0));
+        }
+    }
+}
+
+fn short_name<E: ?Sized>() -> &'static str {
+    crate::span::short_type_name::<E>()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn field_values_convert() {
+        let owned = String::from("u-1");
+        assert_eq!(field("user.id", &owned).value, Value::from("u-1"));
+        assert_eq!(field("n", 3u8).value, Value::I64(3));
+        let n = 7i64;
+        let by_ref: &i64 = &n;
+        assert_eq!(field("n", by_ref).value, Value::I64(7));
+        assert_eq!(field("big", u64::MAX).value, Value::F64(u64::MAX as f64));
+    }
+
+    #[test]
+    fn no_tracer_gives_a_span_that_records_nothing() {
+        let span = start(None, "x", EventType::Tool, []);
+        assert!(!span.is_recording());
+    }
+}

@@ -1,0 +1,51 @@
+//! The process-wide tracer, read cheaply on every traced call.
+//!
+//! Reads go through a per-thread copy checked against a generation number, so the common case
+//! is one atomic load and no lock; installing or removing the global tracer bumps the generation.
+
+use std::cell::RefCell;
+use std::sync::RwLock;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use crate::tracer::Tracer;
+
+static GLOBAL: RwLock<Option<Tracer>> = RwLock::new(None);
+static GENERATION: AtomicU64 = AtomicU64::new(1);
+
+thread_local! {
+    static CACHED: RefCell<(u64, Option<Tracer>)> = const { RefCell::new((0, None)) };
+}
+
+pub(crate) fn get() -> Option<Tracer> {
+    match GLOBAL.read() {
+        Ok(slot) => slot.clone(),
+        Err(poisoned) => poisoned.into_inner().clone(),
+    }
+}
+
+pub(crate) fn replace(tracer: Option<Tracer>) -> Option<Tracer> {
+    let old = match GLOBAL.write() {
+        Ok(mut slot) => std::mem::replace(&mut *slot, tracer),
+        Err(poisoned) => std::mem::replace(&mut *poisoned.into_inner(), tracer),
+    };
+    GENERATION.fetch_add(1, Ordering::AcqRel);
+    old
+}
+
+/// Runs `f` with the global tracer, without taking the lock when this thread has seen the
+/// current one already.
+pub(crate) fn with<R>(f: impl FnOnce(Option<&Tracer>) -> R) -> R {
+    let generation = GENERATION.load(Ordering::Acquire);
+    let cached = CACHED.try_with(|cell| {
+        let mut cell = cell.try_borrow_mut().ok()?;
+        if cell.0 != generation {
+            *cell = (generation, get());
+        }
+        Some(cell.1.clone())
+    });
+    match cached {
+        Ok(Some(tracer)) => f(tracer.as_ref()),
+        // Re-entered (a sampler that traces) or the thread is exiting: read the slot itself.
+        _ => f(get().as_ref()),
+    }
+}
