@@ -1,0 +1,278 @@
+//! Turning a function into a traced one.
+
+use proc_macro2::TokenStream;
+use quote::{quote, quote_spanned};
+use syn::spanned::Spanned;
+use syn::{
+    Attribute, Block, Expr, FnArg, Ident, Pat, ReturnType, Signature, Stmt, Type, Visibility,
+};
+
+use crate::options::Options;
+
+/// The parts of a function or method that the expansion needs.
+pub(crate) struct FnParts {
+    pub(crate) attrs: Vec<Attribute>,
+    pub(crate) vis: Visibility,
+    pub(crate) sig: Signature,
+    pub(crate) block: Block,
+}
+
+/// The traced function, or a compile error pointing at what is wrong.
+pub(crate) fn traced(
+    parts: FnParts,
+    opts: &Options,
+    default_name: &str,
+) -> syn::Result<TokenStream> {
+    let FnParts {
+        attrs,
+        vis,
+        sig,
+        block,
+    } = parts;
+    if let Some(constness) = &sig.constness {
+        return Err(syn::Error::new(
+            constness.span(),
+            "`#[trace]` cannot be used on a `const fn`: a span starts and ends at run time",
+        ));
+    }
+    let args = arguments(&sig);
+    for skipped in &opts.skip {
+        if !args.iter().any(|a| a == skipped) {
+            return Err(syn::Error::new(
+                skipped.span(),
+                format!("`{skipped}` is not an argument of this function"),
+            ));
+        }
+    }
+    let is_result = returns_result(&sig.output);
+    if let Some(err) = opts.err
+        && !is_result
+    {
+        return Err(syn::Error::new(
+            err,
+            "`err` records an `Err`, so the function must return a `Result`",
+        ));
+    }
+
+    let krate = opts.krate();
+    let name = opts
+        .name
+        .as_ref()
+        .map(|n| n.value())
+        .unwrap_or_else(|| default_name.to_owned());
+    let event_type = match opts.event_type.as_ref().map(Ident::to_string).as_deref() {
+        Some("model") => quote!(#krate::EventType::Model),
+        Some("chain") => quote!(#krate::EventType::Chain),
+        Some("session") => quote!(#krate::EventType::Session),
+        _ => quote!(#krate::EventType::Tool),
+    };
+    let tracer = match &opts.tracer {
+        Some(expr) => quote_spanned!(expr.span()=> #krate::__private::tracer_ref(&(#expr))),
+        None => quote!(::core::option::Option::None),
+    };
+    let fields = opts.fields.iter().map(|f| {
+        let key = &f.key.name;
+        let expr = &f.expr;
+        quote_spanned!(expr.span()=> #krate::__private::field(#key, &(#expr)))
+    });
+    let start = quote! {
+        let __ht_span = #krate::__private::start(#tracer, #name, #event_type, [#(#fields),*]);
+    };
+
+    let capture_inputs = opts.capture_inputs.unwrap_or(true) && opts.skip_all.is_none();
+    let inputs: Vec<TokenStream> = if capture_inputs {
+        args.iter()
+            .filter(|a| !opts.skip.contains(a))
+            .map(|arg| {
+                let label = arg.to_string();
+                quote! {
+                    __ht_span.record_input(#label, (&&&#krate::__private::Capture(&#arg)).hivetrace_capture(__ht_limit));
+                }
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let enrich = static_enrichment(opts);
+    let on_start = if inputs.is_empty() && enrich.is_empty() {
+        quote!()
+    } else {
+        quote! {
+            if __ht_span.is_recording() {
+                #[allow(unused_imports)]
+                use #krate::__private::{CaptureDebug as _, CaptureSerialize as _, CaptureSkip as _};
+                let __ht_limit = __ht_span.capture_limit();
+                #(#inputs)*
+                #enrich
+            }
+        }
+    };
+
+    let capture_outputs = opts.ret.is_some() || opts.capture_outputs.unwrap_or(true);
+    let on_end = on_end(&krate, capture_outputs, is_result, opts.err.is_some());
+    let wraps_result = !on_end.is_empty();
+
+    let body = if sig.asyncness.is_some() {
+        async_body(&krate, &block, &on_end)
+    } else if let Some((before, fut)) = returned_async_block(&block) {
+        // `fn -> impl Future { ...; async move { ... } }`: the span covers the future, and the
+        // statements before it run at call time, as they would untraced.
+        let fut_span = fut.span();
+        quote_spanned! {fut_span=>
+            #(#before)*
+            let __ht_fut = #fut;
+            async move {
+                let __ht_ret = #krate::__private::Instrument::with_context(
+                    __ht_fut,
+                    ::core::clone::Clone::clone(__ht_span.context()),
+                ).await;
+                #on_end
+                __ht_ret
+            }
+        }
+    } else if wraps_result {
+        // A closure, so that `return` and `?` still hand their value to the capture.
+        let block_span = block.span();
+        let stmts = &block.stmts;
+        quote_spanned! {block_span=>
+            let __ht_guard = __ht_span.enter();
+            #[allow(clippy::redundant_closure_call)]
+            let __ht_ret = (move || { #(#stmts)* })();
+            ::core::mem::drop(__ht_guard);
+            #on_end
+            __ht_ret
+        }
+    } else {
+        let stmts = &block.stmts;
+        quote! {
+            let __ht_guard = __ht_span.enter();
+            #(#stmts)*
+        }
+    };
+
+    Ok(quote! {
+        #(#attrs)*
+        #vis #sig {
+            #start
+            #on_start
+            #body
+        }
+    })
+}
+
+/// `metadata(...)` and `config(...)`: written when the span starts, if it records.
+fn static_enrichment(opts: &Options) -> TokenStream {
+    if opts.metadata.is_empty() && opts.config.is_empty() {
+        return quote!();
+    }
+    let metadata = opts.metadata.iter().map(|kv| {
+        let key = &kv.key.name;
+        let expr = &kv.expr;
+        quote_spanned!(expr.span()=> __ht_e.metadata(#key, #expr);)
+    });
+    let config = opts.config.iter().map(|kv| {
+        let key = &kv.key.name;
+        let expr = &kv.expr;
+        quote_spanned!(expr.span()=> __ht_e.config(#key, #expr);)
+    });
+    quote! {
+        __ht_span.enrich(|__ht_e| {
+            #(#metadata)*
+            #(#config)*
+        });
+    }
+}
+
+/// What happens with the return value: capture it, record an `Err`.
+fn on_end(krate: &TokenStream, capture_outputs: bool, is_result: bool, err: bool) -> TokenStream {
+    let capture = |value: TokenStream| {
+        quote! {
+            {
+                #[allow(unused_imports)]
+                use #krate::__private::{CaptureDebug as _, CaptureSerialize as _, CaptureSkip as _};
+                __ht_span.record_output((&&&#krate::__private::Capture(#value)).hivetrace_capture(__ht_span.capture_limit()));
+            }
+        }
+    };
+    let record_err = quote! {
+        {
+            #[allow(unused_imports)]
+            use #krate::__private::{RecordDebugError as _, RecordDisplayError as _, RecordStdError as _};
+            (&&#krate::__private::ErrRef(__ht_e)).hivetrace_record(&__ht_span);
+        }
+    };
+    match (capture_outputs, is_result, err) {
+        (false, _, false) => quote!(),
+        // `err` without a `Result` was rejected earlier.
+        (_, false, _) => {
+            let c = capture(quote!(&__ht_ret));
+            quote! { if __ht_span.is_recording() { #c } }
+        }
+        (capture_ok, true, err) => {
+            let ok = if capture_ok {
+                capture(quote!(__ht_v))
+            } else {
+                quote!()
+            };
+            let on_err = if err { record_err } else { quote!() };
+            quote! {
+                if __ht_span.is_recording() {
+                    #[allow(unused_variables)]
+                    match &__ht_ret {
+                        ::core::result::Result::Ok(__ht_v) => #ok,
+                        ::core::result::Result::Err(__ht_e) => #on_err,
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The body of an `async fn`: the original body as an async block, current only while polled.
+fn async_body(krate: &TokenStream, block: &Block, on_end: &TokenStream) -> TokenStream {
+    let block_span = block.span();
+    let stmts = &block.stmts;
+    quote_spanned! {block_span=>
+        let __ht_ret = #krate::__private::Instrument::with_context(
+            async move { #(#stmts)* },
+            ::core::clone::Clone::clone(__ht_span.context()),
+        ).await;
+        #on_end
+        __ht_ret
+    }
+}
+
+/// A body whose tail is an `async` block (`fn f() -> impl Future { async move { ... } }`): the
+/// statements before it and the block.
+fn returned_async_block(block: &Block) -> Option<(Vec<Stmt>, Expr)> {
+    let (last, before) = block.stmts.split_last()?;
+    match last {
+        Stmt::Expr(expr @ Expr::Async(_), None) => Some((before.to_vec(), expr.clone())),
+        _ => None,
+    }
+}
+
+/// The names of the arguments that can be captured: plain identifiers, not `self`, not `_`.
+fn arguments(sig: &Signature) -> Vec<Ident> {
+    sig.inputs
+        .iter()
+        .filter_map(|arg| match arg {
+            FnArg::Typed(pat) => match &*pat.pat {
+                Pat::Ident(p) if p.subpat.is_none() => Some(p.ident.clone()),
+                _ => None,
+            },
+            FnArg::Receiver(_) => None,
+        })
+        .collect()
+}
+
+/// Whether the return type is written as a `Result` (any path ending in `Result`).
+fn returns_result(output: &ReturnType) -> bool {
+    match output {
+        ReturnType::Type(_, ty) => match &**ty {
+            Type::Path(p) => p.path.segments.last().is_some_and(|s| s.ident == "Result"),
+            _ => false,
+        },
+        ReturnType::Default => false,
+    }
+}

@@ -1,0 +1,100 @@
+//! # hivetrace-macros
+//!
+//! `#[trace]` and `#[trace_impl]`: mark a function (or every method of an `impl` block) and get
+//! a span with its inputs, output, errors and timing, like HoneyHive's `@trace` /
+//! `@trace_class`, with the rigour of `tracing`'s `#[instrument]`.
+//!
+//! Use them through the `hivetrace` facade (`#[hivetrace::trace(crate = hivetrace)]`) or with
+//! `hivetrace-core` as a dependency (the generated code names `::hivetrace_core` unless told
+//! otherwise with `crate = path`).
+//!
+//! ```
+//! use hivetrace_macros::trace;
+//!
+//! #[trace(event_type = model, fields(user.id = user), metadata(team = "search"))]
+//! fn complete(user: &str, prompt: &str) -> String {
+//!     format!("echo: {prompt}")
+//! }
+//!
+//! // With no tracer installed the span records nothing and costs almost nothing.
+//! assert_eq!(complete("u-1", "hi"), "echo: hi");
+//! ```
+//!
+//! ## `#[trace(...)]` options
+//! - `name = "..."`: the span's name (default: the function's name; `Type::method` under
+//!   `#[trace_impl]`).
+//! - `event_type = model | tool | chain | session` (default `tool`, as in HoneyHive).
+//! - `skip(a, b)`, `skip_all`: arguments not captured. `capture(inputs = false, outputs = false)`.
+//! - `fields(key = expr, ...)`: attributes evaluated at start, seen by the sampler
+//!   (`fields(user.id = user_id)`).
+//! - `metadata(key = expr, ...)`, `config(key = expr, ...)`: enrichment written at start.
+//! - `err`: an `Err` is recorded as the span's error (status, `exception` event,
+//!   `honeyhive_error`, error type). `ret`: capture the output even where `capture` says not to.
+//! - `tracer = expr`: the [`Tracer`](../hivetrace_core/struct.Tracer.html) to use (a `Tracer` or
+//!   `&Tracer`); default the global one, and no span at all when none is installed.
+//! - `crate = path`: where `hivetrace_core`'s items are (`crate = hivetrace` under the facade).
+//!
+//! Arguments are captured as `honeyhive_inputs.<name>` and the return value as
+//! `honeyhive_outputs.result` (the `Ok` value for a `Result`), through `serde::Serialize` when
+//! the type has it, else `Debug`, else not at all. **Nothing is serialized or formatted unless
+//! the span is recording.** A panic ends the span with an error and keeps unwinding. An
+//! `async fn`'s span is attached to its future, so concurrent tasks nest under the right parent.
+//!
+//! ## `#[trace_impl(...)]`
+//! Traces the public methods of an `impl` block (all of them with `all`; every method of a trait
+//! impl). It takes the options above except `name`, `skip(...)` and `fields`, as defaults for
+//! every method; a `#[trace(...)]` on a method overrides them, and `#[trace(skip)]` leaves it
+//! untraced. Methods keep their signatures, docs and attributes.
+#![forbid(unsafe_code)]
+
+mod expand;
+mod impl_block;
+mod options;
+
+use proc_macro::TokenStream;
+
+use crate::options::Place;
+
+/// Traces a function: a span with its inputs, output, errors and timing. See the crate docs.
+#[proc_macro_attribute]
+pub fn trace(args: TokenStream, item: TokenStream) -> TokenStream {
+    let item2: proc_macro2::TokenStream = item.clone().into();
+    let result = options::parse(args.into(), Place::Function).and_then(|opts| {
+        let func: syn::ItemFn = syn::parse2(item2.clone())?;
+        let name = func.sig.ident.to_string();
+        expand::traced(
+            expand::FnParts {
+                attrs: func.attrs,
+                vis: func.vis,
+                sig: func.sig,
+                block: *func.block,
+            },
+            &opts,
+            &name,
+        )
+    });
+    match result {
+        Ok(tokens) => tokens.into(),
+        // Keep the function as written next to the error, so the rest of the crate still
+        // type-checks and only the real mistake is reported.
+        Err(err) => {
+            let err = err.to_compile_error();
+            quote::quote!(#err #item2).into()
+        }
+    }
+}
+
+/// Traces the methods of an `impl` block. See the crate docs.
+#[proc_macro_attribute]
+pub fn trace_impl(args: TokenStream, item: TokenStream) -> TokenStream {
+    let item2: proc_macro2::TokenStream = item.into();
+    let result = options::parse(args.into(), Place::Impl)
+        .and_then(|opts| impl_block::traced(syn::parse2(item2.clone())?, &opts));
+    match result {
+        Ok(tokens) => tokens.into(),
+        Err(err) => {
+            let err = err.to_compile_error();
+            quote::quote!(#err #item2).into()
+        }
+    }
+}
