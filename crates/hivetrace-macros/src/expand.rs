@@ -122,6 +122,7 @@ pub(crate) fn traced(
             #(#before)*
             let __ht_fut = #fut;
             async move {
+                #[allow(clippy::let_unit_value)]
                 let __ht_ret = #krate::__private::Instrument::with_context(
                     __ht_fut,
                     ::core::clone::Clone::clone(__ht_span.context()),
@@ -136,7 +137,7 @@ pub(crate) fn traced(
         let stmts = &block.stmts;
         quote_spanned! {block_span=>
             let __ht_guard = __ht_span.enter();
-            #[allow(clippy::redundant_closure_call)]
+            #[allow(clippy::redundant_closure_call, clippy::let_unit_value)]
             let __ht_ret = (move || { #(#stmts)* })();
             ::core::mem::drop(__ht_guard);
             #on_end
@@ -233,6 +234,7 @@ fn async_body(krate: &TokenStream, block: &Block, on_end: &TokenStream) -> Token
     let block_span = block.span();
     let stmts = &block.stmts;
     quote_spanned! {block_span=>
+        #[allow(clippy::let_unit_value)]
         let __ht_ret = #krate::__private::Instrument::with_context(
             async move { #(#stmts)* },
             ::core::clone::Clone::clone(__ht_span.context()),
