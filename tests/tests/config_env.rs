@@ -205,10 +205,66 @@ fn otlp_endpoint_wins_over_the_honeyhive_url() {
     assert_eq!(request.path(), "/v1/traces");
     assert_eq!(
         request.header("authorization"),
-        Some("Bearer hh-key"),
-        "the API key still authenticates"
+        None,
+        "the HoneyHive key is not sent to an endpoint that came from OTEL_* variables"
     );
     assert!(honeyhive.requests().is_empty());
+}
+
+#[test]
+fn an_endpoint_set_in_code_gets_the_api_key() {
+    let receiver = Receiver::start();
+    let env = vars([("HH_API_KEY", "hh-key".to_owned())]);
+    let builder = TracerBuilder::from_env_with(env).endpoint(receiver.traces_url());
+    let request = probe(&receiver, builder);
+    assert_eq!(request.header("authorization"), Some("Bearer hh-key"));
+    assert_eq!(request.header("x-source"), Some("dev"));
+}
+
+/// Runs in a child process whose environment sets OTEL_EXPORTER_OTLP_HEADERS (see the next
+/// test); does nothing in the normal run.
+#[test]
+fn child_explicit_headers_win_over_the_process_environment() {
+    if std::env::var_os("HIVETRACE_HEADERS_CHILD").is_none() {
+        return;
+    }
+    let receiver = Receiver::start();
+    let builder = TracerBuilder::new()
+        .endpoint(receiver.traces_url())
+        .header("authorization", "Bearer explicit");
+    let request = probe(&receiver, builder);
+    assert_eq!(request.header("authorization"), Some("Bearer explicit"));
+    assert_eq!(
+        request.header("x-only-in-env"),
+        None,
+        "new() reads no environment"
+    );
+}
+
+#[test]
+fn process_environment_headers_do_not_override_explicit_ones() {
+    // opentelemetry-otlp reads OTEL_EXPORTER_OTLP_HEADERS from the process environment by
+    // itself. Setting a variable in this process is unsafe, so the check runs in a child.
+    let exe = std::env::current_exe().expect("the test binary's path");
+    let output = std::process::Command::new(exe)
+        .args([
+            "--exact",
+            "child_explicit_headers_win_over_the_process_environment",
+            "--test-threads=1",
+        ])
+        .env("HIVETRACE_HEADERS_CHILD", "1")
+        .env(
+            "OTEL_EXPORTER_OTLP_HEADERS",
+            "authorization=Bearer%20from-env,x-only-in-env=1",
+        )
+        .output()
+        .expect("the child test runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success() && stdout.contains("1 passed"),
+        "child failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
 }
 
 #[test]

@@ -76,7 +76,11 @@ field_values! {
     String => |v| Value::from(v);
     &String => |v| Value::from(v.clone());
     &str => |v| Value::from(v.to_owned());
+    &&str => |v| Value::from((*v).to_owned());
+    &&String => |v| Value::from((*v).clone());
     StringValue => |v| Value::String(v);
+    &StringValue => |v| Value::String(v.clone());
+    &Value => |v| v.clone();
 }
 
 macro_rules! field_value_refs {
@@ -144,6 +148,9 @@ mod tests {
 
     #[test]
     fn field_values_convert() {
+        let borrowed: &str = "gold";
+        let twice: &&str = &borrowed;
+        assert_eq!(field("tier", twice).value, Value::from("gold"));
         let owned = String::from("u-1");
         assert_eq!(field("user.id", &owned).value, Value::from("u-1"));
         assert_eq!(field("n", 3u8).value, Value::I64(3));

@@ -24,6 +24,12 @@ pub const HONEYHIVE_TRACES_PATH: &str = "/opentelemetry/v1/traces";
 pub const DEFAULT_EXPORT_TIMEOUT: Duration = Duration::from_secs(30);
 /// The source (environment name) when none is configured, as in HoneyHive's SDK.
 pub const DEFAULT_SOURCE: &str = "dev";
+/// The largest span queue: its slots are allocated up front (a few hundred bytes each).
+pub const MAX_QUEUE_SIZE: usize = 1 << 20;
+/// The longest export timeout, flush timeout or batch delay accepted.
+pub const MAX_DURATION: Duration = Duration::from_secs(3600);
+/// The shortest batch delay: a zero delay would make the export thread spin.
+pub const MIN_SCHEDULED_DELAY: Duration = Duration::from_millis(1);
 
 /// The environment variables a tracer reads, in the order each setting looks at them.
 pub mod vars {
@@ -62,6 +68,10 @@ pub mod vars {
         "OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT";
     /// HoneyHive API key.
     pub const HH_API_KEY: &str = "HH_API_KEY";
+    /// HoneyHive's ingestion-only API key; wins over [`HH_API_KEY`], as in HoneyHive's SDK.
+    pub const HH_INGESTION_API_KEY: &str = "HH_INGESTION_API_KEY";
+    /// HoneyHive's name for the OTLP protocol; [`OTEL_EXPORTER_OTLP_PROTOCOL`] wins over it.
+    pub const HH_OTLP_PROTOCOL: &str = "HH_OTLP_PROTOCOL";
     /// HoneyHive project.
     pub const HH_PROJECT: &str = "HH_PROJECT";
     /// Source (environment name).
@@ -126,6 +136,8 @@ pub struct TracerBuilder {
     pub(crate) max_attribute_len: Option<usize>,
     pub(crate) conventions: Option<Conventions>,
     pub(crate) processors: Vec<Box<dyn SpanProcessor>>,
+    /// Set while resolving: the endpoint is HoneyHive's (from the API URL or key).
+    honeyhive_destination: bool,
 }
 
 impl fmt::Debug for TracerBuilder {
@@ -137,7 +149,10 @@ impl fmt::Debug for TracerBuilder {
             .field("source", &self.source)
             .field("service_name", &self.service_name)
             .field("api_key", &self.api_key)
-            .field("api_url", &self.api_url)
+            .field(
+                "api_url",
+                &self.api_url.as_deref().map(crate::secret::redact_url),
+            )
             .field("protocol", &self.protocol)
             .field("header_names", &header_names)
             .field("export_timeout", &self.export_timeout)
@@ -177,6 +192,7 @@ impl TracerBuilder {
             max_attribute_len: None,
             conventions: None,
             processors: Vec::new(),
+            honeyhive_destination: false,
         }
     }
 
@@ -372,23 +388,22 @@ impl TracerBuilder {
         let service_name = self
             .service_name
             .take()
-            .or_else(|| self.var(OTEL_SERVICE_NAME).map(|(_, v)| v))
-            .or_else(|| project.clone())
-            .unwrap_or_else(|| "unknown_service".to_owned());
+            .or_else(|| self.var(OTEL_SERVICE_NAME).map(|(_, v)| v));
         let session_name = self
             .session_name
             .take()
             .or_else(|| self.var(HH_SESSION_NAME).map(|(_, v)| v));
-        let api_key = self
-            .api_key
-            .take()
-            .or_else(|| self.var(HH_API_KEY).map(|(_, v)| Secret::new(v)));
+        let api_key = self.api_key.take().or_else(|| {
+            self.first_var(&[HH_INGESTION_API_KEY, HH_API_KEY])
+                .map(|(_, v)| Secret::new(v))
+        });
 
         let protocol = match self.protocol {
             Some(p) => p,
             None => match self.first_var(&[
                 OTEL_EXPORTER_OTLP_TRACES_PROTOCOL,
                 OTEL_EXPORTER_OTLP_PROTOCOL,
+                HH_OTLP_PROTOCOL,
             ]) {
                 Some((name, v)) => v
                     .parse::<Protocol>()
@@ -408,16 +423,17 @@ impl TracerBuilder {
                 None => DEFAULT_EXPORT_TIMEOUT,
             },
         };
-        if export_timeout.is_zero() {
+        if export_timeout.is_zero() || export_timeout > MAX_DURATION {
             return Err(Error::invalid(
                 "export timeout",
-                "0",
-                "an export needs some time: give at least one millisecond",
+                format!("{export_timeout:?}"),
+                "expected between 1 ms and 1 hour",
             ));
         }
         let flush_timeout = self
             .flush_timeout
-            .unwrap_or(export_timeout + Duration::from_secs(1));
+            .unwrap_or(export_timeout.saturating_add(Duration::from_secs(1)))
+            .min(MAX_DURATION);
 
         let mut batch = BatchConfig::default();
         batch.max_queue_size = match self.queue_size {
@@ -440,7 +456,20 @@ impl TracerBuilder {
                 Some((name, v)) => env::millis(name, &v)?,
                 None => batch.scheduled_delay,
             },
-        };
+        }
+        .clamp(MIN_SCHEDULED_DELAY, MAX_DURATION);
+        if batch.max_queue_size > MAX_QUEUE_SIZE {
+            let setting = if self.queue_size.is_some() {
+                "max_queue_size"
+            } else {
+                OTEL_BSP_MAX_QUEUE_SIZE
+            };
+            return Err(Error::invalid(
+                setting,
+                batch.max_queue_size.to_string(),
+                format!("the queue is allocated up front: at most {MAX_QUEUE_SIZE} spans"),
+            ));
+        }
 
         let max_attribute_len = match self.max_attribute_len {
             Some(n) => n,
@@ -488,27 +517,27 @@ impl TracerBuilder {
         for (k, v) in self.headers.drain(..) {
             set_header(&mut headers, k, v);
         }
-        if let Some(key) = &api_key {
-            set_header_if_absent(
-                &mut headers,
-                "authorization",
-                Secret::new(format!("Bearer {}", key.expose())),
-            );
-            set_header_if_absent(&mut headers, "x-source", Secret::new(source.clone()));
-            env::check_headers(
-                "api key",
-                &[("authorization".into(), format!("Bearer {}", key.expose()))],
-            )?;
-        }
 
-        let mut resource_attributes = Vec::new();
+        let mut env_resource_attributes = Vec::new();
         if let Some((name, v)) = self.var(OTEL_RESOURCE_ATTRIBUTES) {
             for (k, v) in env::key_value_list(name, &v, false)? {
-                resource_attributes.push(KeyValue::new(k, v));
+                env_resource_attributes.push(KeyValue::new(k, v));
             }
         }
-        resource_attributes.append(&mut self.resource_attributes);
+        // The spec: OTEL_SERVICE_NAME wins over a service.name in OTEL_RESOURCE_ATTRIBUTES,
+        // which wins over hivetrace's fallbacks.
+        let service_name = match service_name {
+            Some(name) => name,
+            None => env_resource_attributes
+                .iter()
+                .find(|kv| kv.key.as_str() == crate::conventions::otel::SERVICE_NAME)
+                .map(|kv| kv.value.as_str().into_owned())
+                .or_else(|| project.clone())
+                .unwrap_or_else(|| "unknown_service".to_owned()),
+        };
+        let resource_attributes = std::mem::take(&mut self.resource_attributes);
 
+        let explicit_endpoint = matches!(self.destination, Some(Destination::Endpoint(_)));
         let destination = match self.destination.take() {
             Some(Destination::Exporter(e)) => ResolvedDestination::Exporter(e),
             Some(Destination::File(path)) => ResolvedDestination::File(path),
@@ -517,6 +546,23 @@ impl TracerBuilder {
             }
             None => self.resolve_endpoint(protocol, api_key.is_some())?,
         };
+        // The key goes to HoneyHive, and to an endpoint set in code next to it; never to an
+        // endpoint that came from OTEL_* variables (a shared collector, a third party).
+        let honeyhive_bound = explicit_endpoint || self.honeyhive_destination;
+        if let Some(key) = &api_key
+            && honeyhive_bound
+        {
+            env::check_headers(
+                "api key",
+                &[("authorization".into(), format!("Bearer {}", key.expose()))],
+            )?;
+            set_header_if_absent(
+                &mut headers,
+                "authorization",
+                Secret::new(format!("Bearer {}", key.expose())),
+            );
+            set_header_if_absent(&mut headers, "x-source", Secret::new(source.clone()));
+        }
 
         let session_id = self
             .session_id
@@ -535,6 +581,7 @@ impl TracerBuilder {
             flush_timeout,
             batch,
             sampler: self.sampler.take(),
+            env_resource_attributes,
             resource_attributes,
             max_attribute_len,
             conventions,
@@ -558,7 +605,7 @@ impl TracerBuilder {
             let url = if protocol == Protocol::Grpc {
                 base
             } else {
-                format!("{}/v1/traces", base.trim_end_matches('/'))
+                append_path(&base, "/v1/traces")
             };
             return Ok(ResolvedDestination::Otlp(url));
         }
@@ -568,12 +615,14 @@ impl TracerBuilder {
         };
         if let Some((name, url)) = api_url {
             let base = env::endpoint(name, &url)?;
-            return Ok(ResolvedDestination::Otlp(format!(
-                "{}{HONEYHIVE_TRACES_PATH}",
-                base.trim_end_matches('/')
+            self.honeyhive_destination = true;
+            return Ok(ResolvedDestination::Otlp(append_path(
+                &base,
+                HONEYHIVE_TRACES_PATH,
             )));
         }
         if has_api_key {
+            self.honeyhive_destination = true;
             return Ok(ResolvedDestination::Otlp(format!(
                 "{DEFAULT_HONEYHIVE_URL}{HONEYHIVE_TRACES_PATH}"
             )));
@@ -583,6 +632,18 @@ impl TracerBuilder {
             .map(|(_, v)| PathBuf::from(v))
             .unwrap_or_else(|| PathBuf::from(DEFAULT_TRACE_FILE));
         Ok(ResolvedDestination::File(path))
+    }
+}
+
+/// `base` with `suffix` added to its path (not after a query string or fragment).
+fn append_path(base: &str, suffix: &str) -> String {
+    match url::Url::parse(base) {
+        Ok(mut url) => {
+            let path = format!("{}{suffix}", url.path().trim_end_matches('/'));
+            url.set_path(&path);
+            url.to_string()
+        }
+        Err(_) => format!("{}{suffix}", base.trim_end_matches('/')),
     }
 }
 
@@ -616,6 +677,9 @@ pub(crate) struct Resolved {
     pub(crate) flush_timeout: Duration,
     pub(crate) batch: BatchConfig,
     pub(crate) sampler: Option<Box<dyn ShouldSample>>,
+    /// From `OTEL_RESOURCE_ATTRIBUTES`: applied first.
+    pub(crate) env_resource_attributes: Vec<KeyValue>,
+    /// From the builder: applied last, so they win.
     pub(crate) resource_attributes: Vec<KeyValue>,
     pub(crate) max_attribute_len: usize,
     pub(crate) conventions: Conventions,

@@ -193,14 +193,16 @@ impl Enrichment {
 /// assert!(!enriched);
 /// ```
 pub fn enrich_span(f: impl FnOnce(&mut Enrichment)) -> bool {
-    Context::map_current(|cx| {
-        let span = cx.span();
-        if !span.is_recording() {
-            return false;
+    // The closure runs outside `map_current`: it may start and enter spans of its own, which
+    // needs the context slot that `map_current` holds borrowed.
+    let target = Context::map_current(|cx| cx.span().is_recording().then(|| cx.clone()));
+    match target {
+        Some(cx) => {
+            apply(&cx.span(), f);
+            true
         }
-        apply(&span, f);
-        true
-    })
+        None => false,
+    }
 }
 
 /// Adds data to the current session's span: the nearest enclosing span started with
@@ -209,17 +211,17 @@ pub fn enrich_span(f: impl FnOnce(&mut Enrichment)) -> bool {
 ///
 /// HoneyHive's SDK makes a blocking REST call for this; here it is an attribute write.
 pub fn enrich_session(f: impl FnOnce(&mut Enrichment)) -> bool {
-    Context::map_current(|cx| {
-        let Some(SessionSpan(session)) = cx.get::<SessionSpan>() else {
-            return false;
-        };
-        let span = session.span();
-        if !span.is_recording() {
-            return false;
+    let target = Context::map_current(|cx| {
+        let SessionSpan(session) = cx.get::<SessionSpan>()?;
+        session.span().is_recording().then(|| session.clone())
+    });
+    match target {
+        Some(cx) => {
+            apply(&cx.span(), f);
+            true
         }
-        apply(&span, f);
-        true
-    })
+        None => false,
+    }
 }
 
 pub(crate) fn apply(span: &SpanRef<'_>, f: impl FnOnce(&mut Enrichment)) {

@@ -6,7 +6,7 @@ use std::time::Duration;
 use percent_encoding::percent_decode_str;
 
 use crate::error::{Error, Result};
-use crate::secret::is_sensitive_header;
+use crate::secret::redact_url;
 
 /// Where settings come from: the process environment, or any lookup a caller supplies.
 pub(crate) type Lookup = Box<dyn Fn(&str) -> Option<String> + Send + Sync>;
@@ -125,14 +125,10 @@ pub(crate) fn check_headers(setting: &str, headers: &[(String, String)]) -> Resu
             ));
         }
         if http::HeaderValue::from_str(v).is_err() {
-            let shown = if is_sensitive_header(k) {
-                format!("{k}=<redacted>")
-            } else {
-                format!("{k}={v}")
-            };
+            // Any header may carry a credential: never show a value.
             return Err(Error::invalid(
                 setting,
-                shown,
+                format!("{k}=<redacted>"),
                 "the header value contains characters HTTP does not allow",
             ));
         }
@@ -143,24 +139,25 @@ pub(crate) fn check_headers(setting: &str, headers: &[(String, String)]) -> Resu
 /// An endpoint URL: absolute, with an `http` or `https` scheme and a host.
 pub(crate) fn endpoint(setting: &str, value: &str) -> Result<String> {
     let value = value.trim();
+    let shown = redact_url(value);
     let parsed = url::Url::parse(value).map_err(|e| {
         Error::invalid(
             setting,
-            value,
+            shown.clone(),
             format!("not a URL ({e}); expected e.g. http://localhost:4318"),
         )
     })?;
     if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none() {
         return Err(Error::invalid(
             setting,
-            value,
+            shown.clone(),
             "expected an http:// or https:// URL with a host",
         ));
     }
     if value.parse::<http::Uri>().is_err() {
         return Err(Error::invalid(
             setting,
-            value,
+            shown,
             "not a URI an HTTP client accepts",
         ));
     }
@@ -208,6 +205,14 @@ mod tests {
             millis("OTEL_EXPORTER_OTLP_TIMEOUT", "10s").expect_err("unit suffixes are not allowed");
         assert!(err.to_string().contains("OTEL_EXPORTER_OTLP_TIMEOUT"));
         assert!(err.to_string().contains("10s"));
+    }
+
+    #[test]
+    fn endpoint_errors_never_show_credentials() {
+        let err = endpoint("OTEL_EXPORTER_OTLP_ENDPOINT", "http://u:s3cr3t@host:99999/")
+            .expect_err("the port is out of range");
+        assert!(!err.to_string().contains("s3cr3t"), "{err}");
+        assert!(err.to_string().contains("<redacted>@host"), "{err}");
     }
 
     #[test]

@@ -7,13 +7,14 @@ use std::cell::RefCell;
 use std::sync::RwLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use crate::tracer::Tracer;
+use crate::tracer::{Tracer, WeakTracer};
 
 static GLOBAL: RwLock<Option<Tracer>> = RwLock::new(None);
 static GENERATION: AtomicU64 = AtomicU64::new(1);
 
 thread_local! {
-    static CACHED: RefCell<(u64, Option<Tracer>)> = const { RefCell::new((0, None)) };
+    // Weak: an idle thread must not keep a removed tracer alive (its last drop flushes).
+    static CACHED: RefCell<(u64, Option<WeakTracer>)> = const { RefCell::new((0, None)) };
 }
 
 pub(crate) fn get() -> Option<Tracer> {
@@ -39,9 +40,9 @@ pub(crate) fn with<R>(f: impl FnOnce(Option<&Tracer>) -> R) -> R {
     let cached = CACHED.try_with(|cell| {
         let mut cell = cell.try_borrow_mut().ok()?;
         if cell.0 != generation {
-            *cell = (generation, get());
+            *cell = (generation, get().map(|t| t.downgrade()));
         }
-        Some(cell.1.clone())
+        Some(cell.1.as_ref().and_then(WeakTracer::upgrade))
     });
     match cached {
         Ok(Some(tracer)) => f(tracer.as_ref()),

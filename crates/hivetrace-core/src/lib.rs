@@ -76,7 +76,7 @@ mod truncate;
 
 pub use config::{
     DEFAULT_EXPORT_TIMEOUT, DEFAULT_HONEYHIVE_URL, DEFAULT_SOURCE, HONEYHIVE_TRACES_PATH,
-    TracerBuilder, vars,
+    MAX_DURATION, MAX_QUEUE_SIZE, MIN_SCHEDULED_DELAY, TracerBuilder, vars,
 };
 pub use conventions::{Conventions, Section};
 pub use enrich::{EnrichKey, EnrichValue, Enrichment, enrich_session, enrich_span};

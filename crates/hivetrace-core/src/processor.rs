@@ -13,14 +13,13 @@
 //!   bounded and safe from any thread, including a tokio worker of either runtime flavour.
 
 use std::fmt;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use crossbeam_queue::ArrayQueue;
-use crossbeam_utils::CachePadded;
 use opentelemetry::Context;
 use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
 use opentelemetry_sdk::trace::{Span, SpanData, SpanExporter as _, SpanProcessor};
@@ -107,7 +106,6 @@ struct Shared {
     export_signalled: AtomicBool,
     shut_down: AtomicBool,
     batch_size: usize,
-    pushed: CachePadded<AtomicU64>,
 }
 
 /// The processor handed to the SDK provider. Clones share one pipeline: the tracer keeps one
@@ -151,7 +149,6 @@ impl HivetraceProcessor {
             export_signalled: AtomicBool::new(false),
             shut_down: AtomicBool::new(false),
             batch_size: batch.batch_size(),
-            pushed: CachePadded::new(AtomicU64::new(0)),
         });
         let (control, inbox) = mpsc::channel();
         let worker = Worker {
@@ -225,6 +222,13 @@ impl HivetraceProcessor {
             && let Some(handle) = worker.take()
         {
             let _ = handle.join();
+            // A span that passed the shutdown check just before it was set, and was queued
+            // after the worker's last drain, is counted as dropped rather than lost.
+            let shared = &self.inner.shared;
+            while shared.queue.pop().is_some() {
+                shared.counters.pushed.fetch_sub(1, Ordering::Relaxed);
+                Counters::bump(&shared.counters.dropped, 1);
+            }
         }
         result
     }
@@ -237,7 +241,6 @@ impl SpanProcessor for HivetraceProcessor {
 
     fn on_end(&self, span: SpanData) {
         let shared = &*self.inner.shared;
-        Counters::bump(&shared.counters.ended, 1);
         if !span.span_context.is_sampled() {
             Counters::bump(&shared.counters.unsampled, 1);
             return;
@@ -248,7 +251,7 @@ impl SpanProcessor for HivetraceProcessor {
         }
         // Wake the export thread about once per batch. Counting pushes here, rather than
         // reading the queue's length, keeps the consumer's cache lines out of the hot path.
-        let pushed = shared.pushed.fetch_add(1, Ordering::Relaxed) + 1;
+        let pushed = shared.counters.pushed.fetch_add(1, Ordering::Relaxed) + 1;
         if pushed.is_multiple_of(shared.batch_size as u64)
             && !shared.export_signalled.swap(true, Ordering::AcqRel)
         {

@@ -46,16 +46,18 @@ impl From<&str> for Secret {
     }
 }
 
-/// Whether a header's value must be treated as a secret, judged by its name.
-pub(crate) fn is_sensitive_header(name: &str) -> bool {
-    let name = name.to_ascii_lowercase();
-    name == "authorization"
-        || name == "proxy-authorization"
-        || name == "cookie"
-        || name.contains("key")
-        || name.contains("token")
-        || name.contains("secret")
-        || name.contains("password")
+/// `url` with any credentials (`user:password@`) replaced by `<redacted>@`, for messages and
+/// `Debug`. Works on text that is not a valid URL too.
+pub(crate) fn redact_url(url: &str) -> String {
+    let Some(scheme_end) = url.find("://") else {
+        return url.to_owned();
+    };
+    let rest = &url[scheme_end + 3..];
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    match rest[..authority_end].rfind('@') {
+        Some(at) => format!("{}<redacted>{}", &url[..scheme_end + 3], &rest[at..]),
+        None => url.to_owned(),
+    }
 }
 
 #[cfg(test)]
@@ -69,10 +71,12 @@ mod tests {
     }
 
     #[test]
-    fn sensitive_headers_are_recognised() {
-        assert!(is_sensitive_header("Authorization"));
-        assert!(is_sensitive_header("x-api-key"));
-        assert!(is_sensitive_header("X-Auth-Token"));
-        assert!(!is_sensitive_header("x-source"));
+    fn credentials_in_urls_are_redacted() {
+        assert_eq!(
+            redact_url("http://user:s3cr3t@host:4318/v1/traces?a=b@c"),
+            "http://<redacted>@host:4318/v1/traces?a=b@c"
+        );
+        assert_eq!(redact_url("https://host/x@y"), "https://host/x@y");
+        assert_eq!(redact_url("not a url"), "not a url");
     }
 }

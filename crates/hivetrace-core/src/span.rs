@@ -38,7 +38,7 @@ const ATTRIBUTE_CAPACITY: usize = 12;
 pub struct SpanBuilder<'a> {
     tracer: &'a Tracer,
     name: Cow<'static, str>,
-    event_type: EventType,
+    event_type: Option<EventType>,
     kind: SpanKind,
     attributes: Vec<KeyValue>,
     parent: Option<Context>,
@@ -60,16 +60,17 @@ impl<'a> SpanBuilder<'a> {
         SpanBuilder {
             tracer,
             name,
-            event_type: EventType::default(),
+            event_type: None,
             kind: SpanKind::Internal,
             attributes: Vec::with_capacity(ATTRIBUTE_CAPACITY),
             parent: None,
         }
     }
 
-    /// The event type; default [`EventType::Tool`], as in HoneyHive.
+    /// The event type. When not given, it is inferred as HoneyHive does, from a start
+    /// attribute `gen_ai.operation.name` or `openinference.span.kind`, else [`EventType::Tool`].
     pub fn event_type(mut self, event_type: EventType) -> Self {
-        self.event_type = event_type;
+        self.event_type = Some(event_type);
         self
     }
 
@@ -108,6 +109,7 @@ impl<'a> SpanBuilder<'a> {
             mut attributes,
             parent,
         } = self;
+        let event_type = event_type.unwrap_or_else(|| infer_event_type(&attributes));
         attributes.push(KeyValue::new(honeyhive::EVENT_TYPE, event_type.as_str()));
         let builder = opentelemetry::trace::SpanBuilder {
             name,
@@ -343,6 +345,20 @@ impl Drop for Span {
     fn drop(&mut self) {
         self.end_in_place();
     }
+}
+
+fn infer_event_type(attributes: &[KeyValue]) -> EventType {
+    let find = |key: &str| {
+        attributes
+            .iter()
+            .find(|kv| kv.key.as_str() == key)
+            .map(|kv| kv.value.as_str())
+    };
+    EventType::infer(
+        find(crate::conventions::genai::OPERATION_NAME).as_deref(),
+        find(crate::conventions::openinference::SPAN_KIND).as_deref(),
+    )
+    .unwrap_or_default()
 }
 
 /// `my_crate::errors::MyError` → `MyError`; generics are kept.

@@ -45,9 +45,11 @@ pub struct TracerStats {
 #[derive(Debug, Default)]
 pub(crate) struct Counters {
     pub(crate) started: CachePadded<AtomicU64>,
-    pub(crate) ended: CachePadded<AtomicU64>,
     pub(crate) unsampled: CachePadded<AtomicU64>,
     pub(crate) dropped: CachePadded<AtomicU64>,
+    /// Spans queued for export. `ended` is derived (`unsampled + dropped + pushed`), so ending a
+    /// span bumps one counter, not two.
+    pub(crate) pushed: CachePadded<AtomicU64>,
     pub(crate) exported: AtomicU64,
     pub(crate) export_failed: AtomicU64,
     pub(crate) export_errors: AtomicU64,
@@ -59,12 +61,15 @@ impl Counters {
     }
 
     pub(crate) fn snapshot(&self, queued: usize) -> TracerStats {
+        let unsampled = self.unsampled.load(Ordering::Relaxed);
+        let dropped = self.dropped.load(Ordering::Relaxed);
+        let pushed = self.pushed.load(Ordering::Relaxed);
         TracerStats {
             started: self.started.load(Ordering::Relaxed),
-            ended: self.ended.load(Ordering::Relaxed),
-            unsampled: self.unsampled.load(Ordering::Relaxed),
+            ended: unsampled + dropped + pushed,
+            unsampled,
             exported: self.exported.load(Ordering::Relaxed),
-            dropped: self.dropped.load(Ordering::Relaxed),
+            dropped,
             export_failed: self.export_failed.load(Ordering::Relaxed),
             export_errors: self.export_errors.load(Ordering::Relaxed),
             queued: queued as u64,

@@ -29,7 +29,7 @@ use crate::stats::TracerStats;
 pub enum Destination {
     /// An OTLP endpoint.
     Otlp {
-        /// The traces URL (or gRPC endpoint).
+        /// The traces URL (or gRPC endpoint), credentials redacted.
         endpoint: String,
         /// The protocol.
         protocol: crate::exporter::Protocol,
@@ -87,6 +87,8 @@ struct Inner {
     session_id: String,
     max_attribute_len: usize,
     flush_timeout: Duration,
+    /// Whether the builder added span processors of its own.
+    extra_processors: bool,
 }
 
 impl Drop for Inner {
@@ -94,6 +96,9 @@ impl Drop for Inner {
         // Bounded; the provider itself shuts down (other processors included) when its last
         // clone, here or in spans still alive, is dropped.
         let _ = self.pipeline.shutdown(self.flush_timeout);
+        if self.extra_processors {
+            let _ = self.provider.shutdown_with_timeout(self.flush_timeout);
+        }
     }
 }
 
@@ -174,7 +179,13 @@ impl Tracer {
     /// Idempotent: later calls return `Ok(())`. Spans ended afterwards are counted as dropped.
     pub fn shutdown(&self) -> Result<()> {
         let timeout = self.inner.flush_timeout;
-        sdk_result("shutdown", timeout, self.inner.pipeline.shutdown(timeout))
+        let result = sdk_result("shutdown", timeout, self.inner.pipeline.shutdown(timeout));
+        if self.inner.extra_processors {
+            // The builder's other processors are shut down too. Without them the provider is
+            // left running, so spans ended later still reach our processor and are counted.
+            let _ = self.inner.provider.shutdown_with_timeout(timeout);
+        }
+        result
     }
 
     /// Makes this tracer the process's global one: for spans started without a tracer (the
@@ -206,6 +217,21 @@ impl Tracer {
     ) -> SdkSpan {
         use opentelemetry::trace::Tracer as _;
         self.inner.tracer.build_with_context(builder, parent)
+    }
+}
+
+/// A tracer reference that does not keep it alive.
+pub(crate) struct WeakTracer(std::sync::Weak<Inner>);
+
+impl WeakTracer {
+    pub(crate) fn upgrade(&self) -> Option<Tracer> {
+        self.0.upgrade().map(|inner| Tracer { inner })
+    }
+}
+
+impl Tracer {
+    pub(crate) fn downgrade(&self) -> WeakTracer {
+        WeakTracer(Arc::downgrade(&self.inner))
     }
 }
 
@@ -258,6 +284,7 @@ pub(crate) fn build(mut builder: TracerBuilder) -> Result<Tracer> {
         flush_timeout,
         batch,
         sampler,
+        env_resource_attributes,
         resource_attributes,
         max_attribute_len,
         conventions,
@@ -265,17 +292,17 @@ pub(crate) fn build(mut builder: TracerBuilder) -> Result<Tracer> {
         processors,
     } = resolved;
 
-    let mut resource = Resource::builder_empty()
+    let resource = Resource::builder_empty()
+        .with_attributes(env_resource_attributes)
         .with_attribute(KeyValue::new(otel::SERVICE_NAME, service_name))
-        .with_attribute(KeyValue::new(otel::DEPLOYMENT_ENVIRONMENT, source.clone()));
-    for kv in resource_attributes {
-        resource = resource.with_attribute(kv);
-    }
-    let resource = resource.build();
+        .with_attribute(KeyValue::new(otel::DEPLOYMENT_ENVIRONMENT, source.clone()))
+        .with_attributes(resource_attributes)
+        .build();
 
     let (mut exporter, shown) = match destination {
         ResolvedDestination::Otlp(endpoint) => {
             let e = OtlpExporter::new(&endpoint, protocol, &headers, export_timeout)?;
+            let endpoint = crate::secret::redact_url(&endpoint);
             (Exporter::Otlp(e), Destination::Otlp { endpoint, protocol })
         }
         ResolvedDestination::File(path) => {
@@ -315,6 +342,7 @@ pub(crate) fn build(mut builder: TracerBuilder) -> Result<Tracer> {
         HivetraceProcessor::start(exporter, finisher, batch, export_deadline, flush_timeout)?;
     let pipeline = processor.clone();
 
+    let extra_processors = !processors.is_empty();
     let mut provider = SdkTracerProvider::builder().with_resource(resource);
     for p in processors {
         provider = provider.with_span_processor(BoxedProcessor(p));
@@ -338,6 +366,7 @@ pub(crate) fn build(mut builder: TracerBuilder) -> Result<Tracer> {
             session_id,
             max_attribute_len,
             flush_timeout,
+            extra_processors,
         }),
     })
 }

@@ -1,10 +1,10 @@
 //! OTLP export: HTTP (protobuf or JSON) by default, gRPC behind the `grpc` feature.
 
-use std::collections::HashMap;
 use std::fmt;
 use std::str::FromStr;
 use std::time::Duration;
 
+use opentelemetry_http::{Bytes, HttpClient, HttpError, Request, Response};
 use opentelemetry_otlp::{WithExportConfig, WithHttpConfig};
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::error::OTelSdkResult;
@@ -93,26 +93,23 @@ impl OtlpExporter {
         };
         match protocol {
             Protocol::HttpProtobuf | Protocol::HttpJson => {
-                let map: HashMap<String, String> = headers
-                    .iter()
-                    .map(|(k, v)| (k.clone(), v.expose().to_owned()))
-                    .collect();
                 let otlp_protocol = if protocol == Protocol::HttpJson {
                     opentelemetry_otlp::Protocol::HttpJson
                 } else {
                     opentelemetry_otlp::Protocol::HttpBinary
                 };
+                let client = ResolvedHeadersClient::new(headers, timeout)?;
                 let inner = opentelemetry_otlp::SpanExporter::builder()
                     .with_http()
+                    .with_http_client(client)
                     .with_endpoint(endpoint)
                     .with_protocol(otlp_protocol)
                     .with_timeout(timeout)
-                    .with_headers(map)
                     .build()
                     .map_err(|e| build_err(&e))?;
                 Ok(OtlpExporter {
                     inner,
-                    endpoint: endpoint.to_owned(),
+                    endpoint: crate::secret::redact_url(endpoint),
                     protocol,
                     #[cfg(feature = "grpc")]
                     runtime: None,
@@ -154,7 +151,7 @@ impl OtlpExporter {
                 };
                 Ok(OtlpExporter {
                     inner,
-                    endpoint: endpoint.to_owned(),
+                    endpoint: crate::secret::redact_url(endpoint),
                     protocol,
                     runtime: Some(runtime),
                 })
@@ -167,7 +164,7 @@ impl OtlpExporter {
         }
     }
 
-    /// The endpoint spans are sent to.
+    /// The endpoint spans are sent to, credentials redacted.
     pub fn endpoint(&self) -> &str {
         &self.endpoint
     }
@@ -203,4 +200,116 @@ impl SpanExporter for OtlpExporter {
     fn set_resource(&mut self, resource: &Resource) {
         self.inner.set_resource(resource);
     }
+}
+
+/// The HTTP client behind OTLP/HTTP export: the blocking reqwest client, with hivetrace's
+/// resolved headers set on every request last.
+///
+/// opentelemetry-otlp lays `OTEL_EXPORTER_OTLP_HEADERS` from the process environment over the
+/// headers it is given, which would let the environment beat an explicit `.header(...)` or API
+/// key and bypass `from_env_with`. Setting them here makes hivetrace's resolution final.
+struct ResolvedHeadersClient {
+    client: reqwest::blocking::Client,
+    headers: http::HeaderMap,
+    /// Headers opentelemetry-otlp adds from the process environment that hivetrace's own
+    /// resolution did not choose: removed from every request.
+    unchosen: Vec<http::HeaderName>,
+}
+
+impl fmt::Debug for ResolvedHeadersClient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let names: Vec<&str> = self.headers.keys().map(http::HeaderName::as_str).collect();
+        f.debug_struct("ResolvedHeadersClient")
+            .field("header_names", &names)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ResolvedHeadersClient {
+    fn new(headers: &[(String, Secret)], timeout: Duration) -> Result<Self> {
+        let mut map = http::HeaderMap::new();
+        for (k, v) in headers {
+            let name = http::HeaderName::from_bytes(k.as_bytes()).map_err(|_| {
+                Error::invalid("headers", k.clone(), "not a valid HTTP header name")
+            })?;
+            let mut value = http::HeaderValue::from_str(v.expose()).map_err(|_| {
+                Error::invalid(
+                    "headers",
+                    format!("{k}=<redacted>"),
+                    "the header value contains characters HTTP does not allow",
+                )
+            })?;
+            value.set_sensitive(true);
+            map.insert(name, value);
+        }
+        // Built on a thread of its own: the blocking client starts a runtime, which panics
+        // when done from inside one (a tracer built in `#[tokio::main]`).
+        let client = std::thread::Builder::new()
+            .name("hivetrace-http-init".into())
+            .spawn(move || {
+                reqwest::blocking::Client::builder()
+                    .timeout(timeout)
+                    .build()
+            })
+            .map_err(|e| Error::ExporterBuild {
+                exporter: "otlp",
+                reason: format!("could not start a thread to build the HTTP client: {e}"),
+            })?
+            .join()
+            .map_err(|_| Error::ExporterBuild {
+                exporter: "otlp",
+                reason: "building the HTTP client panicked".into(),
+            })?
+            .map_err(|e| Error::ExporterBuild {
+                exporter: "otlp",
+                reason: format!("could not build the HTTP client: {e}"),
+            })?;
+        let unchosen = process_env_header_names()
+            .into_iter()
+            .filter(|name| !map.contains_key(name))
+            .collect();
+        Ok(ResolvedHeadersClient {
+            client,
+            headers: map,
+            unchosen,
+        })
+    }
+}
+
+#[async_trait::async_trait]
+impl HttpClient for ResolvedHeadersClient {
+    async fn send_bytes(&self, mut request: Request<Bytes>) -> Result<Response<Bytes>, HttpError> {
+        let headers = request.headers_mut();
+        for name in &self.unchosen {
+            headers.remove(name);
+        }
+        for (name, value) in &self.headers {
+            headers.insert(name.clone(), value.clone());
+        }
+        self.client.send_bytes(request).await
+    }
+}
+
+/// The header names in the process's `OTEL_EXPORTER_OTLP_(TRACES_)HEADERS`, read leniently
+/// (members that are not `key=value` are ignored, as opentelemetry-otlp ignores them).
+fn process_env_header_names() -> Vec<http::HeaderName> {
+    use crate::config::vars::{OTEL_EXPORTER_OTLP_HEADERS, OTEL_EXPORTER_OTLP_TRACES_HEADERS};
+    [
+        OTEL_EXPORTER_OTLP_TRACES_HEADERS,
+        OTEL_EXPORTER_OTLP_HEADERS,
+    ]
+    .iter()
+    .filter_map(|var| std::env::var(var).ok())
+    .flat_map(|list| {
+        list.split(',')
+            .filter_map(|member| member.split_once('='))
+            .filter_map(|(k, _)| {
+                let key = percent_encoding::percent_decode_str(k.trim())
+                    .decode_utf8()
+                    .ok()?;
+                http::HeaderName::from_bytes(key.as_bytes()).ok()
+            })
+            .collect::<Vec<_>>()
+    })
+    .collect()
 }
