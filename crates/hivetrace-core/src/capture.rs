@@ -25,7 +25,7 @@ use std::fmt::{self, Write as _};
 use opentelemetry::Value;
 use serde::Serialize;
 
-use crate::truncate::BoundedBuf;
+use crate::truncate::{BoundedBuf, truncated};
 
 /// A borrowed value waiting to be captured. See the [module docs](self).
 #[derive(Debug)]
@@ -68,32 +68,197 @@ impl<T: ?Sized> CaptureSkip for Capture<'_, T> {
 }
 
 /// A serializable value as an attribute: strings, integers, floats and booleans keep their
-/// type; maps and sequences become JSON text; null is `None`. At most `limit` bytes are written.
+/// type (without going through JSON); maps, sequences and structs become JSON text; null is
+/// `None`. At most `limit` bytes are written.
 pub fn serialize_value<T: Serialize + ?Sized>(value: &T, limit: usize) -> Option<Value> {
-    let mut buf = BoundedBuf::new(limit);
-    let complete = serde_json::to_writer(&mut buf, value).is_ok() && !buf.overflowed();
-    if !complete {
-        if buf.overflowed() {
-            return Some(Value::from(buf.finish()));
-        }
-        // Serialization itself failed (a map with non-string keys, a failing impl):
-        // say so rather than drop the value silently.
-        return Some(Value::from("<unserializable>"));
+    match value.serialize(Primitive { limit }) {
+        Ok(v) => v,
+        Err(NotPrimitive) => json_value(value, limit),
     }
-    let text = buf.as_bytes();
-    match text.first() {
-        Some(b'"') => serde_json::from_slice::<String>(text).ok().map(Value::from),
-        Some(b'n') => None,
-        Some(b't') => Some(Value::Bool(true)),
-        Some(b'f') => Some(Value::Bool(false)),
-        Some(b'-' | b'0'..=b'9') => {
-            let s = std::str::from_utf8(text).ok()?;
-            match s.parse::<i64>() {
-                Ok(i) => Some(Value::I64(i)),
-                Err(_) => s.parse::<f64>().ok().map(Value::F64),
-            }
-        }
-        _ => Some(Value::from(buf.finish())),
+}
+
+/// The JSON text of a structured value, cut at `limit` bytes.
+fn json_value<T: Serialize + ?Sized>(value: &T, limit: usize) -> Option<Value> {
+    let mut buf = BoundedBuf::new(limit);
+    let complete = serde_json::to_writer(&mut buf, value).is_ok();
+    if complete || buf.overflowed() {
+        Some(Value::from(buf.finish()))
+    } else {
+        // Serialization itself failed (a map with non-string keys, a failing impl): say so
+        // rather than drop the value silently.
+        Some(Value::from("<unserializable>"))
+    }
+}
+
+fn bounded_str(s: &str, limit: usize) -> Value {
+    match truncated(s, limit) {
+        Some(cut) => Value::from(cut),
+        None => Value::from(s.to_owned()),
+    }
+}
+
+/// A serializer that takes primitives directly and refuses anything structured.
+struct Primitive {
+    limit: usize,
+}
+
+#[derive(Debug)]
+struct NotPrimitive;
+
+impl fmt::Display for NotPrimitive {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("not a primitive")
+    }
+}
+
+impl std::error::Error for NotPrimitive {}
+
+impl serde::ser::Error for NotPrimitive {
+    fn custom<M: fmt::Display>(_msg: M) -> Self {
+        NotPrimitive
+    }
+}
+
+type Done = Option<Value>;
+type Refuse = serde::ser::Impossible<Done, NotPrimitive>;
+
+impl serde::Serializer for Primitive {
+    type Ok = Done;
+    type Error = NotPrimitive;
+    type SerializeSeq = Refuse;
+    type SerializeTuple = Refuse;
+    type SerializeTupleStruct = Refuse;
+    type SerializeTupleVariant = Refuse;
+    type SerializeMap = Refuse;
+    type SerializeStruct = Refuse;
+    type SerializeStructVariant = Refuse;
+
+    fn serialize_bool(self, v: bool) -> Result<Done, NotPrimitive> {
+        Ok(Some(Value::Bool(v)))
+    }
+    fn serialize_i8(self, v: i8) -> Result<Done, NotPrimitive> {
+        Ok(Some(Value::I64(v.into())))
+    }
+    fn serialize_i16(self, v: i16) -> Result<Done, NotPrimitive> {
+        Ok(Some(Value::I64(v.into())))
+    }
+    fn serialize_i32(self, v: i32) -> Result<Done, NotPrimitive> {
+        Ok(Some(Value::I64(v.into())))
+    }
+    fn serialize_i64(self, v: i64) -> Result<Done, NotPrimitive> {
+        Ok(Some(Value::I64(v)))
+    }
+    fn serialize_i128(self, v: i128) -> Result<Done, NotPrimitive> {
+        Ok(Some(
+            i64::try_from(v).map_or(Value::F64(v as f64), Value::I64),
+        ))
+    }
+    fn serialize_u8(self, v: u8) -> Result<Done, NotPrimitive> {
+        Ok(Some(Value::I64(v.into())))
+    }
+    fn serialize_u16(self, v: u16) -> Result<Done, NotPrimitive> {
+        Ok(Some(Value::I64(v.into())))
+    }
+    fn serialize_u32(self, v: u32) -> Result<Done, NotPrimitive> {
+        Ok(Some(Value::I64(v.into())))
+    }
+    fn serialize_u64(self, v: u64) -> Result<Done, NotPrimitive> {
+        Ok(Some(
+            i64::try_from(v).map_or(Value::F64(v as f64), Value::I64),
+        ))
+    }
+    fn serialize_u128(self, v: u128) -> Result<Done, NotPrimitive> {
+        Ok(Some(
+            i64::try_from(v).map_or(Value::F64(v as f64), Value::I64),
+        ))
+    }
+    fn serialize_f32(self, v: f32) -> Result<Done, NotPrimitive> {
+        Ok(Some(Value::F64(v.into())))
+    }
+    fn serialize_f64(self, v: f64) -> Result<Done, NotPrimitive> {
+        Ok(Some(Value::F64(v)))
+    }
+    fn serialize_char(self, v: char) -> Result<Done, NotPrimitive> {
+        Ok(Some(Value::from(v.to_string())))
+    }
+    fn serialize_str(self, v: &str) -> Result<Done, NotPrimitive> {
+        Ok(Some(bounded_str(v, self.limit)))
+    }
+    fn serialize_bytes(self, _v: &[u8]) -> Result<Done, NotPrimitive> {
+        Err(NotPrimitive)
+    }
+    fn serialize_none(self) -> Result<Done, NotPrimitive> {
+        Ok(None)
+    }
+    fn serialize_some<T: Serialize + ?Sized>(self, value: &T) -> Result<Done, NotPrimitive> {
+        value.serialize(self)
+    }
+    fn serialize_unit(self) -> Result<Done, NotPrimitive> {
+        Ok(None)
+    }
+    fn serialize_unit_struct(self, _name: &'static str) -> Result<Done, NotPrimitive> {
+        Ok(None)
+    }
+    fn serialize_unit_variant(
+        self,
+        _name: &'static str,
+        _index: u32,
+        variant: &'static str,
+    ) -> Result<Done, NotPrimitive> {
+        Ok(Some(Value::from(variant)))
+    }
+    fn serialize_newtype_struct<T: Serialize + ?Sized>(
+        self,
+        _name: &'static str,
+        value: &T,
+    ) -> Result<Done, NotPrimitive> {
+        value.serialize(self)
+    }
+    fn serialize_newtype_variant<T: Serialize + ?Sized>(
+        self,
+        _name: &'static str,
+        _index: u32,
+        _variant: &'static str,
+        _value: &T,
+    ) -> Result<Done, NotPrimitive> {
+        Err(NotPrimitive)
+    }
+    fn serialize_seq(self, _len: Option<usize>) -> Result<Refuse, NotPrimitive> {
+        Err(NotPrimitive)
+    }
+    fn serialize_tuple(self, _len: usize) -> Result<Refuse, NotPrimitive> {
+        Err(NotPrimitive)
+    }
+    fn serialize_tuple_struct(
+        self,
+        _name: &'static str,
+        _len: usize,
+    ) -> Result<Refuse, NotPrimitive> {
+        Err(NotPrimitive)
+    }
+    fn serialize_tuple_variant(
+        self,
+        _name: &'static str,
+        _index: u32,
+        _variant: &'static str,
+        _len: usize,
+    ) -> Result<Refuse, NotPrimitive> {
+        Err(NotPrimitive)
+    }
+    fn serialize_map(self, _len: Option<usize>) -> Result<Refuse, NotPrimitive> {
+        Err(NotPrimitive)
+    }
+    fn serialize_struct(self, _name: &'static str, _len: usize) -> Result<Refuse, NotPrimitive> {
+        Err(NotPrimitive)
+    }
+    fn serialize_struct_variant(
+        self,
+        _name: &'static str,
+        _index: u32,
+        _variant: &'static str,
+        _len: usize,
+    ) -> Result<Refuse, NotPrimitive> {
+        Err(NotPrimitive)
     }
 }
 
@@ -155,7 +320,12 @@ mod tests {
         let v = (&&&Capture(&big)).hivetrace_capture(10);
         assert_eq!(
             v,
-            Some(Value::from(format!("\"xxxxxxxxx{TRUNCATION_MARKER}")))
+            Some(Value::from(format!("xxxxxxxxxx{TRUNCATION_MARKER}")))
+        );
+        let v = (&&&Capture(&vec![big.as_str()])).hivetrace_capture(10);
+        assert_eq!(
+            v,
+            Some(Value::from(format!("[\"xxxxxxxx{TRUNCATION_MARKER}")))
         );
         let v = debug_value(&vec![0u8; 100_000], 8);
         assert_eq!(v, Value::from(format!("[0, 0, 0{TRUNCATION_MARKER}")));

@@ -112,10 +112,6 @@ impl BoundedBuf {
         }
         s
     }
-
-    pub(crate) fn as_bytes(&self) -> &[u8] {
-        &self.buf
-    }
 }
 
 impl fmt::Write for BoundedBuf {
