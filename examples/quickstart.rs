@@ -19,7 +19,7 @@
 use std::fmt;
 use std::process::ExitCode;
 
-use hivetrace::{Conventions, EventType, Tracer, TracerBuilder, enrich_span};
+use hivetrace::{Conventions, Tracer, TracerBuilder, enrich_span};
 use serde::Serialize;
 
 #[derive(Debug, Serialize)]
@@ -60,25 +60,11 @@ const CORPUS: [Document; 3] = [
 ];
 
 /// A retrieval tool: scores documents by shared words; the "archive" index is down.
-fn retrieve(
-    tracer: &Tracer,
-    question: &str,
-    index: &'static str,
-) -> Result<Vec<Document>, IndexUnavailable> {
-    let span = tracer
-        .span("retrieve_docs")
-        .event_type(EventType::Tool)
-        .start();
-    let _current = span.enter();
-    enrich_span(|e| {
-        e.inputs("query", question.to_owned())
-            .config("index", index)
-            .config("top_k", 2);
-    });
+/// `#[trace]` records the arguments, the returned documents, and the error when it fails.
+#[hivetrace::trace(event_type = tool, config(top_k = 2), err)]
+fn retrieve(question: &str, index: &'static str) -> Result<Vec<Document>, IndexUnavailable> {
     if index == "archive" {
-        let error = IndexUnavailable(index);
-        span.record_error(&error);
-        return Err(error);
+        return Err(IndexUnavailable(index));
     }
     let words: Vec<String> = question
         .to_lowercase()
@@ -100,19 +86,14 @@ fn retrieve(
     docs.sort_by(|a, b| b.score.total_cmp(&a.score));
     docs.truncate(2);
     enrich_span(|e| {
-        e.outputs("documents", hivetrace::EnrichValue::json(&docs))
-            .metrics("documents_returned", docs.len());
+        e.metrics("documents_returned", docs.len());
     });
     Ok(docs)
 }
 
 /// A model call: builds an answer from the documents and reports token usage.
-fn generate(tracer: &Tracer, question: &str, docs: &[Document]) -> String {
-    let span = tracer
-        .span("generate_answer")
-        .event_type(EventType::Model)
-        .start();
-    let _current = span.enter();
+#[hivetrace::trace(event_type = model, skip(docs), config(model = "gpt-4o-mini", provider = "openai"))]
+fn generate(question: &str, docs: &[Document]) -> String {
     let context: Vec<&str> = docs.iter().map(|d| d.title).collect();
     let answer = match context.first() {
         Some(best) => format!("See \"{best}\" for: {question}"),
@@ -121,15 +102,11 @@ fn generate(tracer: &Tracer, question: &str, docs: &[Document]) -> String {
     let prompt_tokens = (question.len() + context.join(" ").len()) / 4;
     let completion_tokens = answer.len() / 4;
     enrich_span(|e| {
-        e.config("model", "gpt-4o-mini")
-            .config("provider", "openai")
-            .config("temperature", 0.2)
-            .inputs("question", question.to_owned())
+        e.config("temperature", 0.2)
             .inputs(
                 "context",
                 context.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
             )
-            .outputs("result", answer.clone())
             .metrics("prompt_tokens", prompt_tokens)
             .metrics("completion_tokens", completion_tokens);
     });
@@ -137,27 +114,19 @@ fn generate(tracer: &Tracer, question: &str, docs: &[Document]) -> String {
 }
 
 /// The chain: retrieve, then generate; a retrieval failure is answered with an apology.
-fn answer(tracer: &Tracer, question: &str, index: &'static str, user: &str) -> String {
-    let span = tracer
-        .span("answer_question")
-        .event_type(EventType::Chain)
-        .attribute(hivetrace::otel::opentelemetry::KeyValue::new(
-            "user.id",
-            user.to_owned(),
-        ))
-        .start();
-    let _current = span.enter();
+/// `user.id` is a start attribute, so a sampler can decide on it.
+#[hivetrace::trace(event_type = chain, fields(user.id = user))]
+fn answer(question: &str, index: &'static str, user: &str) -> String {
     enrich_span(|e| {
-        e.inputs("question", question.to_owned())
-            .metadata("user_id", user.to_owned())
+        e.metadata("user_id", user.to_owned())
             .user_properties("plan", "pro");
     });
-    let reply = match retrieve(tracer, question, index) {
-        Ok(docs) => generate(tracer, question, &docs),
+    let reply = match retrieve(question, index) {
+        Ok(docs) => generate(question, &docs),
         Err(error) => format!("Sorry, {error}."),
     };
     enrich_span(|e| {
-        e.outputs("result", reply.clone()).feedback("rating", 5);
+        e.feedback("rating", 5);
     });
     reply
 }
@@ -176,6 +145,8 @@ fn main() -> ExitCode {
         }
     };
     println!("tracing to {}", tracer.destination());
+    // `#[trace]` uses the global tracer.
+    tracer.install_global();
 
     let questions = [
         ("How do I reset my password?", "help-center", "u-1"),
@@ -183,10 +154,11 @@ fn main() -> ExitCode {
         ("Where is my old invoice?", "archive", "u-3"),
     ];
     for (question, index, user) in questions {
-        let reply = answer(&tracer, question, index, user);
+        let reply = answer(question, index, user);
         println!("Q: {question}\nA: {reply}\n");
     }
 
+    Tracer::uninstall_global();
     if let Err(error) = tracer.shutdown() {
         eprintln!("export did not finish: {error}");
         return ExitCode::FAILURE;

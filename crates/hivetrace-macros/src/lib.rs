@@ -4,9 +4,9 @@
 //! a span with its inputs, output, errors and timing, like HoneyHive's `@trace` /
 //! `@trace_class`, with the rigour of `tracing`'s `#[instrument]`.
 //!
-//! Use them through the `hivetrace` facade (`#[hivetrace::trace(crate = hivetrace)]`) or with
-//! `hivetrace-core` as a dependency (the generated code names `::hivetrace_core` unless told
-//! otherwise with `crate = path`).
+//! Use them through the `hivetrace` facade (`#[hivetrace::trace]`, whose generated code names
+//! `::hivetrace`) or from this crate with `hivetrace-core` as a dependency (the generated code
+//! names `::hivetrace_core`); `crate = path` overrides either.
 //!
 //! ```
 //! use hivetrace_macros::trace;
@@ -58,8 +58,43 @@ use crate::options::Place;
 /// Traces a function: a span with its inputs, output, errors and timing. See the crate docs.
 #[proc_macro_attribute]
 pub fn trace(args: TokenStream, item: TokenStream) -> TokenStream {
-    let item2: proc_macro2::TokenStream = item.clone().into();
-    let result = options::parse(args.into(), Place::Function).and_then(|opts| {
+    trace_with(args, item, None)
+}
+
+/// `#[trace]` as the `hivetrace` facade re-exports it: paths default to `::hivetrace`.
+#[doc(hidden)]
+#[proc_macro_attribute]
+pub fn __trace_facade(args: TokenStream, item: TokenStream) -> TokenStream {
+    trace_with(args, item, Some(facade_path()))
+}
+
+/// Traces the methods of an `impl` block. See the crate docs.
+#[proc_macro_attribute]
+pub fn trace_impl(args: TokenStream, item: TokenStream) -> TokenStream {
+    trace_impl_with(args, item, None)
+}
+
+/// `#[trace_impl]` as the `hivetrace` facade re-exports it: paths default to `::hivetrace`.
+#[doc(hidden)]
+#[proc_macro_attribute]
+pub fn __trace_impl_facade(args: TokenStream, item: TokenStream) -> TokenStream {
+    trace_impl_with(args, item, Some(facade_path()))
+}
+
+fn facade_path() -> syn::Path {
+    syn::parse_quote!(::hivetrace)
+}
+
+fn trace_with(
+    args: TokenStream,
+    item: TokenStream,
+    default_crate: Option<syn::Path>,
+) -> TokenStream {
+    let item2: proc_macro2::TokenStream = item.into();
+    let result = options::parse(args.into(), Place::Function).and_then(|mut opts| {
+        if opts.krate.is_none() {
+            opts.krate = default_crate;
+        }
         let func: syn::ItemFn = syn::parse2(item2.clone())?;
         let name = func.sig.ident.to_string();
         expand::traced(
@@ -84,12 +119,18 @@ pub fn trace(args: TokenStream, item: TokenStream) -> TokenStream {
     }
 }
 
-/// Traces the methods of an `impl` block. See the crate docs.
-#[proc_macro_attribute]
-pub fn trace_impl(args: TokenStream, item: TokenStream) -> TokenStream {
+fn trace_impl_with(
+    args: TokenStream,
+    item: TokenStream,
+    default_crate: Option<syn::Path>,
+) -> TokenStream {
     let item2: proc_macro2::TokenStream = item.into();
-    let result = options::parse(args.into(), Place::Impl)
-        .and_then(|opts| impl_block::traced(syn::parse2(item2.clone())?, &opts));
+    let result = options::parse(args.into(), Place::Impl).and_then(|mut opts| {
+        if opts.krate.is_none() {
+            opts.krate = default_crate;
+        }
+        impl_block::traced(syn::parse2(item2.clone())?, &opts)
+    });
     match result {
         Ok(tokens) => tokens.into(),
         Err(err) => {

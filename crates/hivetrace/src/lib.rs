@@ -8,7 +8,17 @@
 //! sampling, correlation, resilience, metrics and routing crates join behind features as they
 //! land.
 //!
-//! Features: `grpc` (OTLP over gRPC), `testing` (the SDK's in-memory exporter).
+//! Features: `macros` (default: `#[trace]`, `#[trace_impl]`), `grpc` (OTLP over gRPC),
+//! `testing` (the SDK's in-memory exporter), `native-tls` (default in core: HTTPS export).
+//!
+//! ```
+//! // The macros use the global tracer unless given `tracer = ...`.
+//! #[hivetrace::trace(event_type = model, fields(user.id = user))]
+//! fn complete(user: &str, prompt: &str) -> String {
+//!     format!("echo: {prompt}")
+//! }
+//! # assert_eq!(complete("u-1", "hi"), "echo: hi");
+//! ```
 //!
 //! ```
 //! use hivetrace::{enrich_span, EventType, Tracer};
@@ -30,3 +40,13 @@
 
 #[doc(inline)]
 pub use hivetrace_core::*;
+
+/// Traces a function: a span with its inputs, output, errors and timing.
+/// See [`hivetrace_macros`](https://docs.rs/hivetrace-macros) for the options.
+#[cfg(feature = "macros")]
+pub use hivetrace_macros::__trace_facade as trace;
+
+/// Traces the methods of an `impl` block.
+/// See [`hivetrace_macros`](https://docs.rs/hivetrace-macros) for the options.
+#[cfg(feature = "macros")]
+pub use hivetrace_macros::__trace_impl_facade as trace_impl;
