@@ -3,7 +3,7 @@
 //! `cargo xtask ci` runs, in order: rustfmt check, clippy with `-D warnings`, the workspace
 //! tests with all features, rustdoc with `-D warnings`, and the `quickstart` example, checking
 //! that it exits 0 and wrote spans to its local trace file.
-//! `cargo xtask bench` runs the criterion benches.
+//! `cargo xtask bench` runs the criterion benches (span API and `#[trace]`).
 
 use std::env;
 use std::path::{Path, PathBuf};
