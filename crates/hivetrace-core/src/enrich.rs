@@ -159,6 +159,18 @@ impl Enrichment {
         self.section(Section::UserProperties, key, value)
     }
 
+    /// A captured input, `honeyhive_inputs.<name>`, when there is one (the macros' capture
+    /// gives `None` for values it skips).
+    pub fn captured_input(&mut self, name: &'static str, value: Option<Value>) -> &mut Self {
+        if let Some(value) = value {
+            self.attributes.push(KeyValue::new(
+                static_section_key(Section::Inputs, name),
+                value,
+            ));
+        }
+        self
+    }
+
     /// `honeyhive_error`: an error message, without changing the span's status.
     pub fn error(&mut self, message: impl Into<StringValue>) -> &mut Self {
         self.attributes.push(KeyValue::new(

@@ -86,7 +86,7 @@ pub(crate) fn traced(
             .map(|arg| {
                 let label = arg.to_string();
                 quote! {
-                    __ht_span.record_input(#label, (&&&#krate::__private::Capture(&#arg)).hivetrace_capture(__ht_limit));
+                    __ht_e.captured_input(#label, (&&&#krate::__private::Capture(&#arg)).hivetrace_capture(__ht_limit));
                 }
             })
             .collect()
@@ -98,13 +98,14 @@ pub(crate) fn traced(
         quote!()
     } else {
         quote! {
-            if __ht_span.is_recording() {
+            // One write for every input and static value; skipped unless the span records.
+            __ht_span.enrich(|__ht_e| {
                 #[allow(unused_imports)]
                 use #krate::__private::{CaptureDebug as _, CaptureSerialize as _, CaptureSkip as _};
                 let __ht_limit = __ht_span.capture_limit();
                 #(#inputs)*
                 #enrich
-            }
+            });
         }
     };
 
@@ -177,10 +178,8 @@ fn static_enrichment(opts: &Options) -> TokenStream {
         quote_spanned!(expr.span()=> __ht_e.config(#key, #expr);)
     });
     quote! {
-        __ht_span.enrich(|__ht_e| {
-            #(#metadata)*
-            #(#config)*
-        });
+        #(#metadata)*
+        #(#config)*
     }
 }
 
