@@ -16,18 +16,18 @@ use crate::span::Span;
 use crate::tracer::Tracer;
 
 /// Starts a span on `tracer`, or on the global tracer when `None`; a [`Span::none`] when
-/// there is no tracer at all.
+/// there is no tracer at all, in which case `fields` is not evaluated.
 pub fn start<const N: usize>(
     tracer: Option<&Tracer>,
     name: &'static str,
     event_type: EventType,
-    fields: [KeyValue; N],
+    fields: impl FnOnce() -> [KeyValue; N],
 ) -> Span {
     let start = |tracer: Option<&Tracer>| match tracer {
         Some(t) => t
             .span(name)
             .event_type(event_type)
-            .attributes(fields)
+            .attributes(fields())
             .start(),
         None => Span::none(),
     };
@@ -35,6 +35,19 @@ pub fn start<const N: usize>(
         Some(t) => start(Some(t)),
         None => crate::global::with(start),
     }
+}
+
+/// Calls `f` once: the traced body, as an `FnOnce` so it may return borrows it moved in.
+#[inline(always)]
+pub fn call_once<R>(f: impl FnOnce() -> R) -> R {
+    f()
+}
+
+/// Calls the traced body of an `async fn`, given as an async closure with the declared return
+/// type (so type errors in the body read as they would untraced).
+#[inline(always)]
+pub fn call_async<R, F: AsyncFnOnce() -> R>(f: F) -> impl Future<Output = R> {
+    f()
 }
 
 /// Borrows a tracer given as `Tracer` or `&Tracer` (the `tracer = expr` option).
@@ -162,7 +175,9 @@ mod tests {
 
     #[test]
     fn no_tracer_gives_a_span_that_records_nothing() {
-        let span = start(None, "x", EventType::Tool, []);
+        let span = start(None, "x", EventType::Tool, || -> [KeyValue; 0] {
+            unreachable!("fields are not evaluated without a tracer")
+        });
         assert!(!span.is_recording());
     }
 }

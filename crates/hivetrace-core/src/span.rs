@@ -138,6 +138,7 @@ impl<'a> SpanBuilder<'a> {
             recording,
             max_attribute_len: tracer.max_attribute_len(),
             panicked: AtomicBool::new(false),
+            started_unwinding: recording && std::thread::panicking(),
         }
     }
 }
@@ -159,6 +160,9 @@ pub struct Span {
     recording: bool,
     max_attribute_len: usize,
     panicked: AtomicBool,
+    /// The thread was already unwinding when the span started (a traced call inside a `Drop`
+    /// during a panic): its end is then no sign that the traced code panicked.
+    started_unwinding: bool,
 }
 
 impl fmt::Debug for Span {
@@ -204,6 +208,7 @@ impl Span {
             recording: false,
             max_attribute_len: 0,
             panicked: AtomicBool::new(false),
+            started_unwinding: false,
         }
     }
 
@@ -324,7 +329,8 @@ impl Span {
 
     /// Records, once, that the traced code panicked.
     fn record_panic(&self) {
-        if self.recording && !self.panicked.swap(true, Ordering::Relaxed) {
+        if self.recording && !self.started_unwinding && !self.panicked.swap(true, Ordering::Relaxed)
+        {
             self.record_error_message("panic", "the traced code panicked");
         }
     }

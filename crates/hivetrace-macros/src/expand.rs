@@ -76,7 +76,7 @@ pub(crate) fn traced(
         quote_spanned!(expr.span()=> #krate::__private::field(#key, &(#expr)))
     });
     let start = quote! {
-        let __ht_span = #krate::__private::start(#tracer, #name, #event_type, [#(#fields),*]);
+        let __ht_span = #krate::__private::start(#tracer, #name, #event_type, || [#(#fields),*]);
     };
 
     let capture_inputs = opts.capture_inputs.unwrap_or(true) && opts.skip_all.is_none();
@@ -114,7 +114,7 @@ pub(crate) fn traced(
     let wraps_result = !on_end.is_empty();
 
     let body = if sig.asyncness.is_some() {
-        async_body(&krate, &block, &on_end)
+        async_body(&krate, &block, &on_end, nameable_return(&sig.output))
     } else if let Some((before, fut)) = returned_async_block(&block) {
         // `fn -> impl Future { ...; async move { ... } }`: the span covers the future, and the
         // statements before it run at call time, as they would untraced.
@@ -136,10 +136,16 @@ pub(crate) fn traced(
         // A closure, so that `return` and `?` still hand their value to the capture.
         let block_span = block.span();
         let stmts = &block.stmts;
+        // With the declared return type on the closure, a type error in the body reads as it
+        // would untraced; `call_once` lets the body return borrows it moved in (`&mut`).
+        let closure = match nameable_return(&sig.output) {
+            Some(ret) => quote_spanned!(block_span=> move || -> #ret { #(#stmts)* }),
+            None => quote_spanned!(block_span=> move || { #(#stmts)* }),
+        };
         quote_spanned! {block_span=>
             let __ht_guard = __ht_span.enter();
-            #[allow(clippy::redundant_closure_call, clippy::let_unit_value)]
-            let __ht_ret = (move || { #(#stmts)* })();
+            #[allow(clippy::let_unit_value)]
+            let __ht_ret = #krate::__private::call_once(#closure);
             ::core::mem::drop(__ht_guard);
             #on_end
             __ht_ret
@@ -170,12 +176,12 @@ fn static_enrichment(opts: &Options) -> TokenStream {
     let metadata = opts.metadata.iter().map(|kv| {
         let key = &kv.key.name;
         let expr = &kv.expr;
-        quote_spanned!(expr.span()=> __ht_e.metadata(#key, #expr);)
+        quote_spanned!(expr.span()=> __ht_e.metadata(#key, ::core::clone::Clone::clone(&(#expr)));)
     });
     let config = opts.config.iter().map(|kv| {
         let key = &kv.key.name;
         let expr = &kv.expr;
-        quote_spanned!(expr.span()=> __ht_e.config(#key, #expr);)
+        quote_spanned!(expr.span()=> __ht_e.config(#key, ::core::clone::Clone::clone(&(#expr)));)
     });
     quote! {
         #(#metadata)*
@@ -198,7 +204,7 @@ fn on_end(krate: &TokenStream, capture_outputs: bool, is_result: bool, err: bool
         {
             #[allow(unused_imports)]
             use #krate::__private::{RecordDebugError as _, RecordDisplayError as _, RecordStdError as _};
-            (&&#krate::__private::ErrRef(__ht_e)).hivetrace_record(&__ht_span);
+            (&&&#krate::__private::ErrRef(__ht_e)).hivetrace_record(&__ht_span);
         }
     };
     match (capture_outputs, is_result, err) {
@@ -212,9 +218,9 @@ fn on_end(krate: &TokenStream, capture_outputs: bool, is_result: bool, err: bool
             let ok = if capture_ok {
                 capture(quote!(__ht_v))
             } else {
-                quote!()
+                quote!({})
             };
-            let on_err = if err { record_err } else { quote!() };
+            let on_err = if err { record_err } else { quote!({}) };
             quote! {
                 if __ht_span.is_recording() {
                     #[allow(unused_variables)]
@@ -229,13 +235,26 @@ fn on_end(krate: &TokenStream, capture_outputs: bool, is_result: bool, err: bool
 }
 
 /// The body of an `async fn`: the original body as an async block, current only while polled.
-fn async_body(krate: &TokenStream, block: &Block, on_end: &TokenStream) -> TokenStream {
+fn async_body(
+    krate: &TokenStream,
+    block: &Block,
+    on_end: &TokenStream,
+    ret: Option<TokenStream>,
+) -> TokenStream {
     let block_span = block.span();
     let stmts = &block.stmts;
+    // An async closure with the declared return type: `return` and the tail expression report
+    // type errors where they are, against the declared type, as in the untraced function.
+    let inner = match ret {
+        Some(ret) => {
+            quote_spanned!(block_span=> #krate::__private::call_async(async move || -> #ret { #(#stmts)* }))
+        }
+        None => quote_spanned!(block_span=> async move { #(#stmts)* }),
+    };
     quote_spanned! {block_span=>
         #[allow(clippy::let_unit_value)]
         let __ht_ret = #krate::__private::Instrument::with_context(
-            async move { #(#stmts)* },
+            #inner,
             ::core::clone::Clone::clone(__ht_span.context()),
         ).await;
         #on_end
@@ -267,13 +286,60 @@ fn arguments(sig: &Signature) -> Vec<Ident> {
         .collect()
 }
 
-/// Whether the return type is written as a `Result` (any path ending in `Result`).
-fn returns_result(output: &ReturnType) -> bool {
+/// Whether the return type is written as a `Result` (any path ending in `Result`), directly or
+/// as the `Output` of an `impl Future`.
+pub(crate) fn returns_result(output: &ReturnType) -> bool {
     match output {
-        ReturnType::Type(_, ty) => match &**ty {
-            Type::Path(p) => p.path.segments.last().is_some_and(|s| s.ident == "Result"),
-            _ => false,
-        },
+        ReturnType::Type(_, ty) => {
+            is_result_type(ty) || future_output(ty).is_some_and(is_result_type)
+        }
         ReturnType::Default => false,
+    }
+}
+
+fn is_result_type(ty: &Type) -> bool {
+    match ty {
+        Type::Path(p) => p.path.segments.last().is_some_and(|s| s.ident == "Result"),
+        Type::Group(g) => is_result_type(&g.elem),
+        Type::Paren(p) => is_result_type(&p.elem),
+        _ => false,
+    }
+}
+
+/// `T` in `impl Future<Output = T>`.
+fn future_output(ty: &Type) -> Option<&Type> {
+    let Type::ImplTrait(bounds) = ty else {
+        return None;
+    };
+    bounds.bounds.iter().find_map(|bound| {
+        let syn::TypeParamBound::Trait(t) = bound else {
+            return None;
+        };
+        let last = t.path.segments.last()?;
+        if last.ident != "Future" {
+            return None;
+        }
+        let syn::PathArguments::AngleBracketed(args) = &last.arguments else {
+            return None;
+        };
+        args.args.iter().find_map(|arg| match arg {
+            syn::GenericArgument::AssocType(a) if a.ident == "Output" => Some(&a.ty),
+            _ => None,
+        })
+    })
+}
+
+/// The declared return type, when it can annotate a closure or a `let` (no `impl Trait`).
+fn nameable_return(output: &ReturnType) -> Option<TokenStream> {
+    match output {
+        ReturnType::Default => Some(quote!(())),
+        ReturnType::Type(_, ty) => {
+            let tokens = quote!(#ty);
+            let has_impl = tokens
+                .clone()
+                .into_iter()
+                .any(|t| matches!(&t, proc_macro2::TokenTree::Ident(i) if i == "impl"));
+            (!has_impl).then_some(tokens)
+        }
     }
 }

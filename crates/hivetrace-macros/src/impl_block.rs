@@ -46,7 +46,12 @@ pub(crate) fn traced(mut block: ItemImpl, defaults: &Options) -> syn::Result<Tok
             // A const method cannot be traced; only an explicit request is an error.
             continue;
         }
-        let opts = opts.or(defaults);
+        let own_err = opts.err.is_some();
+        let mut opts = opts.or(defaults);
+        // `err` on the block is a default for the methods that return a `Result`.
+        if !own_err && !crate::expand::returns_result(&method.sig.output) {
+            opts.err = None;
+        }
         let name = format!("{type_name}::{}", method.sig.ident);
         let parts = FnParts {
             attrs: std::mem::take(&mut method.attrs),
@@ -65,10 +70,24 @@ pub(crate) fn traced(mut block: ItemImpl, defaults: &Options) -> syn::Result<Tok
             Err(e) => combine(&mut errors, e),
         }
     }
-    if let Some(e) = errors {
-        return Err(e);
+    match errors {
+        // The block goes out with the errors, its methods' `#[trace(...)]` taken off (they
+        // would be reported again as unknown attributes).
+        Some(e) => {
+            strip_trace_attributes(&mut block);
+            let e = e.to_compile_error();
+            Ok(quote!(#e #block))
+        }
+        None => Ok(quote!(#block)),
     }
-    Ok(quote!(#block))
+}
+
+fn strip_trace_attributes(block: &mut ItemImpl) {
+    for item in block.items.iter_mut() {
+        if let ImplItem::Fn(method) = item {
+            method.attrs.retain(|a| !a.path().is_ident("trace"));
+        }
+    }
 }
 
 fn combine(into: &mut Option<syn::Error>, e: syn::Error) {

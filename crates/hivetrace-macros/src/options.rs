@@ -184,6 +184,19 @@ pub(crate) fn parse(tokens: TokenStream, place: Place) -> syn::Result<Options> {
     syn::parse::Parser::parse2(parser, tokens)
 }
 
+/// The `=` after an option that takes a value, or an error at the option's name.
+fn equals(input: ParseStream<'_>, option: &Ident, example: &str) -> syn::Result<()> {
+    if input.peek(Token![=]) {
+        input.parse::<Token![=]>()?;
+        Ok(())
+    } else {
+        Err(syn::Error::new(
+            option.span(),
+            format!("`{option}` takes a value, as in `{example}`"),
+        ))
+    }
+}
+
 fn parse_options(input: ParseStream<'_>, place: Place) -> syn::Result<Options> {
     let mut o = Options::default();
     while !input.is_empty() {
@@ -208,11 +221,11 @@ fn parse_options(input: ParseStream<'_>, place: Place) -> syn::Result<Options> {
                     &[Place::Function, Place::Method],
                     "each method is named after itself",
                 )?;
-                input.parse::<Token![=]>()?;
+                equals(input, &ident, "name = \"answer_question\"")?;
                 o.name = Some(input.parse()?);
             }
             "event_type" => {
-                input.parse::<Token![=]>()?;
+                equals(input, &ident, "event_type = model")?;
                 let value = input.call(Ident::parse_any_ident)?;
                 if !EVENT_TYPES.contains(&value.to_string().as_str()) {
                     return Err(syn::Error::new(
@@ -288,11 +301,11 @@ fn parse_options(input: ParseStream<'_>, place: Place) -> syn::Result<Options> {
             "err" => o.err = Some(span),
             "ret" => o.ret = Some(span),
             "tracer" => {
-                input.parse::<Token![=]>()?;
+                equals(input, &ident, "tracer = &my_tracer")?;
                 o.tracer = Some(input.parse()?);
             }
             "crate" => {
-                input.parse::<Token![=]>()?;
+                equals(input, &ident, "crate = hivetrace")?;
                 o.krate = Some(input.call(Path::parse_mod_style)?);
             }
             "all" => {

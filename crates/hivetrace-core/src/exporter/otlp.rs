@@ -137,15 +137,37 @@ impl OtlpExporter {
                     })?;
                     map.insert(key, value);
                 }
-                let metadata =
-                    opentelemetry_otlp::tonic_types::metadata::MetadataMap::from_headers(map);
+                // As for HTTP: opentelemetry-otlp merges the process environment's headers into
+                // the metadata, so an interceptor (which runs after that) removes the ones
+                // hivetrace did not choose and sets its own last.
+                let unchosen: Vec<http::HeaderName> = process_env_header_names()
+                    .into_iter()
+                    .filter(|name| !map.contains_key(name))
+                    .collect();
+                let chosen = std::sync::Arc::new(map);
+                let unchosen = std::sync::Arc::new(unchosen);
+                let interceptor = move |mut request: tonic::Request<()>| {
+                    let metadata = request.metadata_mut();
+                    for name in unchosen.iter() {
+                        metadata.remove(name.as_str());
+                    }
+                    for (name, value) in chosen.iter() {
+                        if let (Ok(key), Ok(value)) = (
+                            tonic::metadata::MetadataKey::from_bytes(name.as_str().as_bytes()),
+                            tonic::metadata::MetadataValue::try_from(value.as_bytes()),
+                        ) {
+                            metadata.insert(key, value);
+                        }
+                    }
+                    Ok(request)
+                };
                 let inner = {
                     let _entered = runtime.enter();
                     opentelemetry_otlp::SpanExporter::builder()
                         .with_tonic()
                         .with_endpoint(endpoint)
                         .with_timeout(timeout)
-                        .with_metadata(metadata)
+                        .with_interceptor(interceptor)
                         .build()
                         .map_err(|e| build_err(&e))?
                 };

@@ -1,0 +1,8 @@
+use hivetrace_macros::trace;
+
+#[trace(all)]
+fn f() {}
+
+fn main() {
+    f();
+}

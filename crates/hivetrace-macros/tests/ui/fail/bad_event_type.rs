@@ -1,0 +1,8 @@
+use hivetrace_macros::trace;
+
+#[trace(event_type = llm)]
+fn f() {}
+
+fn main() {
+    f();
+}

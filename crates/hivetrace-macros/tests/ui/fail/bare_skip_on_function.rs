@@ -1,0 +1,8 @@
+use hivetrace_macros::trace;
+
+#[trace(skip)]
+fn f() {}
+
+fn main() {
+    f();
+}

@@ -1,0 +1,14 @@
+use hivetrace_macros::trace;
+
+#[trace]
+async fn count(words: &[&str]) -> u32 {
+    let n = words.len();
+    if n > 10 {
+        return 10;
+    }
+    "many"
+}
+
+fn main() {
+    let _ = count(&["a"]);
+}

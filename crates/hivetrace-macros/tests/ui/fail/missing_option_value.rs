@@ -1,0 +1,8 @@
+use hivetrace_macros::trace;
+
+#[trace(name)]
+fn f() {}
+
+fn main() {
+    f();
+}

@@ -1,0 +1,6 @@
+use hivetrace_macros::trace;
+
+#[trace]
+struct S;
+
+fn main() {}

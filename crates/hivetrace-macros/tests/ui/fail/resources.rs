@@ -1,0 +1,8 @@
+use hivetrace_macros::trace;
+
+#[trace(resources)]
+fn f() {}
+
+fn main() {
+    f();
+}

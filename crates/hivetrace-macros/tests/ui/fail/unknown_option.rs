@@ -1,0 +1,8 @@
+use hivetrace_macros::trace;
+
+#[trace(nmae = "chat")]
+fn f() {}
+
+fn main() {
+    f();
+}
