@@ -12,7 +12,7 @@ use serde_json::{Map, Value as Json};
 
 use crate::conventions::{Conventions, genai, honeyhive, known, openinference};
 use crate::event_type::EventType;
-use crate::truncate::truncate_value;
+use crate::truncate::{truncate_value, truncated};
 
 /// The per-tracer settings the export thread applies to each span.
 #[derive(Clone, Debug)]
@@ -49,6 +49,14 @@ impl Finisher {
         let limit = self.max_attribute_len;
         for kv in span.attributes.iter_mut() {
             truncate_value(&mut kv.value, limit);
+        }
+        if let opentelemetry::trace::Status::Error { description } = &mut span.status
+            && let Some(cut) = truncated(description, limit)
+        {
+            *description = Cow::Owned(cut);
+        }
+        if let Some(cut) = truncated(&span.name, limit) {
+            span.name = Cow::Owned(cut);
         }
         for event in span.events.events.iter_mut() {
             for kv in event.attributes.iter_mut() {

@@ -349,3 +349,22 @@ fn spans_started_with_an_explicit_parent_ignore_the_current_one() {
     );
     assert_eq!(parent_of(named(&spans, "b")), None);
 }
+
+#[test]
+fn long_error_messages_and_names_are_cut_too() {
+    let (tracer, exporter) = in_memory_tracer(|b| b.max_attribute_len(8));
+    let span = tracer.span("a-very-long-span-name").start();
+    span.record_error_message("Huge", "x".repeat(1000));
+    drop(span);
+
+    let spans = finished(&tracer, &exporter);
+    assert_eq!(spans.len(), 1);
+    let span = &spans[0];
+    assert_eq!(span.name, format!("a-very-l{TRUNCATION_MARKER}"));
+    match &span.status {
+        opentelemetry::trace::Status::Error { description } => {
+            assert_eq!(description.as_ref(), format!("xxxxxxxx{TRUNCATION_MARKER}"));
+        }
+        other => panic!("expected an error status, got {other:?}"),
+    }
+}
