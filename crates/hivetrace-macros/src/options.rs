@@ -13,6 +13,7 @@ use syn::{Expr, Ident, LitBool, LitStr, Path, Token, parenthesized};
 pub(crate) const EVENT_TYPES: [&str; 4] = ["model", "tool", "chain", "session"];
 
 /// A key in `fields(...)`, `metadata(...)` or `config(...)`: `a.b.c` or `"a.b"`.
+#[derive(Clone)]
 pub(crate) struct Key {
     pub(crate) name: String,
     pub(crate) span: Span,
@@ -52,6 +53,7 @@ impl ParseAnyIdent for Ident {
 }
 
 /// `key = expr`.
+#[derive(Clone)]
 pub(crate) struct KeyExpr {
     pub(crate) key: Key,
     pub(crate) expr: Expr,
@@ -139,30 +141,10 @@ impl Options {
             self.krate = defaults.krate.clone();
         }
         if self.metadata.is_empty() {
-            self.metadata = defaults
-                .metadata
-                .iter()
-                .map(|kv| KeyExpr {
-                    key: Key {
-                        name: kv.key.name.clone(),
-                        span: kv.key.span,
-                    },
-                    expr: kv.expr.clone(),
-                })
-                .collect();
+            self.metadata = defaults.metadata.clone();
         }
         if self.config.is_empty() {
-            self.config = defaults
-                .config
-                .iter()
-                .map(|kv| KeyExpr {
-                    key: Key {
-                        name: kv.key.name.clone(),
-                        span: kv.key.span,
-                    },
-                    expr: kv.expr.clone(),
-                })
-                .collect();
+            self.config = defaults.config.clone();
         }
         self
     }
