@@ -16,20 +16,15 @@ pub(crate) const EVENT_TYPES: [&str; 4] = ["model", "tool", "chain", "session"];
 #[derive(Clone)]
 pub(crate) struct Key {
     pub(crate) name: String,
-    pub(crate) span: Span,
 }
 
 impl Parse for Key {
     fn parse(input: ParseStream<'_>) -> syn::Result<Self> {
         if input.peek(LitStr) {
             let lit: LitStr = input.parse()?;
-            return Ok(Key {
-                name: lit.value(),
-                span: lit.span(),
-            });
+            return Ok(Key { name: lit.value() });
         }
         let first = input.call(Ident::parse_any_ident)?;
-        let span = first.span();
         let mut name = first.to_string();
         while input.peek(Token![.]) {
             input.parse::<Token![.]>()?;
@@ -37,7 +32,7 @@ impl Parse for Key {
             name.push('.');
             name.push_str(&next.to_string());
         }
-        Ok(Key { name, span })
+        Ok(Key { name })
     }
 }
 
