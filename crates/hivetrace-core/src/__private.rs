@@ -79,6 +79,12 @@ field_values! {
     bool => |v| Value::Bool(v);
     i64 => |v| Value::I64(v);
     i32 => |v| Value::I64(v.into());
+    i16 => |v| Value::I64(v.into());
+    i8 => |v| Value::I64(v.into());
+    isize => |v| Value::I64(v as i64);
+    char => |v| Value::from(v.to_string());
+    std::borrow::Cow<'_, str> => |v| Value::from(v.into_owned());
+    &std::borrow::Cow<'_, str> => |v| Value::from(v.to_string());
     u32 => |v| Value::I64(v.into());
     u16 => |v| Value::I64(v.into());
     u8 => |v| Value::I64(v.into());
@@ -104,7 +110,19 @@ macro_rules! field_value_refs {
     )*};
 }
 
-field_value_refs!(bool, i64, i32, u32, u16, u8, u64, usize, f64, f32);
+field_value_refs!(
+    bool, i64, i32, i16, i8, isize, u32, u16, u8, u64, usize, f64, f32, char
+);
+
+macro_rules! field_value_double_refs {
+    ($($t:ty),*) => {$(
+        impl FieldValue for &&$t {
+            fn into_field_value(self) -> Value { (**self).into_field_value() }
+        }
+    )*};
+}
+
+field_value_double_refs!(bool, i64, i32, u32, u64, usize, f64);
 
 /// An `Err` to record: through `std::error::Error` (with its sources) when it is one, else its
 /// `Display`, else its `Debug`. Chosen at compile time like [`Capture`].

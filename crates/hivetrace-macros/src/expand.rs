@@ -3,9 +3,7 @@
 use proc_macro2::TokenStream;
 use quote::{quote, quote_spanned};
 use syn::spanned::Spanned;
-use syn::{
-    Attribute, Block, Expr, FnArg, Ident, Pat, ReturnType, Signature, Stmt, Type, Visibility,
-};
+use syn::{Attribute, Block, FnArg, Ident, Pat, ReturnType, Signature, Type, Visibility};
 
 use crate::options::Options;
 
@@ -45,6 +43,8 @@ pub(crate) fn traced(
         }
     }
     let is_result = returns_result(&sig.output);
+    let on_end_applies = !matches!(&sig.output, ReturnType::Type(_, ty) if matches!(**ty, Type::Never(_)))
+        && !attrs.iter().any(|a| a.path().is_ident("track_caller"));
     if let Some(err) = opts.err
         && !is_result
     {
@@ -86,7 +86,7 @@ pub(crate) fn traced(
             .map(|arg| {
                 let label = arg.to_string();
                 quote! {
-                    __ht_e.captured_input(#label, (&&&#krate::__private::Capture(&#arg)).hivetrace_capture(__ht_limit));
+                    let _ = __ht_e.captured_input(#label, (&&&#krate::__private::Capture(&#arg)).hivetrace_capture(__ht_limit));
                 }
             })
             .collect()
@@ -110,18 +110,33 @@ pub(crate) fn traced(
     };
 
     let capture_outputs = opts.ret.is_some() || opts.capture_outputs.unwrap_or(true);
-    let on_end = on_end(&krate, capture_outputs, is_result, opts.err.is_some());
+    let on_end = if on_end_applies {
+        on_end(&krate, capture_outputs, is_result, opts.err.is_some())
+    } else {
+        quote!()
+    };
     let wraps_result = !on_end.is_empty();
+
+    let never = matches!(&sig.output, ReturnType::Type(_, ty) if matches!(**ty, Type::Never(_)));
+    // A closure would hide the caller's location from `#[track_caller]`: such functions run
+    // their body in place, without output capture.
+    let track_caller = attrs.iter().any(|a| a.path().is_ident("track_caller"));
+    let future = returned_future(&sig.output);
+    let block_span = block.span();
+    let stmts = &block.stmts;
 
     let body = if sig.asyncness.is_some() {
         async_body(&krate, &block, &on_end, nameable_return(&sig.output))
-    } else if let Some((before, fut)) = returned_async_block(&block) {
-        // `fn -> impl Future { ...; async move { ... } }`: the span covers the future, and the
-        // statements before it run at call time, as they would untraced.
-        let fut_span = fut.span();
-        quote_spanned! {fut_span=>
-            #(#before)*
-            let __ht_fut = #fut;
+    } else if never || track_caller || !wraps_result && future.is_none() {
+        quote! {
+            let __ht_guard = __ht_span.enter();
+            #(#stmts)*
+        }
+    } else if let Some(future) = future {
+        // `fn -> impl Future` or `-> Pin<Box<dyn Future>>` (what `#[async_trait]` makes): the
+        // body builds the future inside the span, and the span follows the future until it
+        // completes, current only while it is polled.
+        let wrapped = quote_spanned! {block_span=>
             async move {
                 #[allow(clippy::let_unit_value)]
                 let __ht_ret = #krate::__private::Instrument::with_context(
@@ -131,13 +146,23 @@ pub(crate) fn traced(
                 #on_end
                 __ht_ret
             }
+        };
+        let wrapped = match future {
+            ReturnedFuture::Opaque => wrapped,
+            ReturnedFuture::Boxed => quote_spanned!(block_span=> ::std::boxed::Box::pin(#wrapped)),
+        };
+        let stmts = typed_tail_async_block(&block, &sig.output);
+        quote_spanned! {block_span=>
+            let __ht_fut = {
+                let __ht_guard = __ht_span.enter();
+                #krate::__private::call_once(move || { #(#stmts)* })
+            };
+            #wrapped
         }
-    } else if wraps_result {
-        // A closure, so that `return` and `?` still hand their value to the capture.
-        let block_span = block.span();
-        let stmts = &block.stmts;
-        // With the declared return type on the closure, a type error in the body reads as it
-        // would untraced; `call_once` lets the body return borrows it moved in (`&mut`).
+    } else {
+        // A closure, so that `return` and `?` still hand their value to the capture. With the
+        // declared return type on it, a type error in the body reads as it would untraced;
+        // `call_once` lets the body return borrows it moved in (`&mut`).
         let closure = match nameable_return(&sig.output) {
             Some(ret) => quote_spanned!(block_span=> move || -> #ret { #(#stmts)* }),
             None => quote_spanned!(block_span=> move || { #(#stmts)* }),
@@ -149,12 +174,6 @@ pub(crate) fn traced(
             ::core::mem::drop(__ht_guard);
             #on_end
             __ht_ret
-        }
-    } else {
-        let stmts = &block.stmts;
-        quote! {
-            let __ht_guard = __ht_span.enter();
-            #(#stmts)*
         }
     };
 
@@ -176,12 +195,12 @@ fn static_enrichment(opts: &Options) -> TokenStream {
     let metadata = opts.metadata.iter().map(|kv| {
         let key = &kv.key.name;
         let expr = &kv.expr;
-        quote_spanned!(expr.span()=> __ht_e.metadata(#key, ::core::clone::Clone::clone(&(#expr)));)
+        quote_spanned!(expr.span()=> let _ = __ht_e.metadata(#key, ::core::clone::Clone::clone(&(#expr)));)
     });
     let config = opts.config.iter().map(|kv| {
         let key = &kv.key.name;
         let expr = &kv.expr;
-        quote_spanned!(expr.span()=> __ht_e.config(#key, ::core::clone::Clone::clone(&(#expr)));)
+        quote_spanned!(expr.span()=> let _ = __ht_e.config(#key, ::core::clone::Clone::clone(&(#expr)));)
     });
     quote! {
         #(#metadata)*
@@ -243,14 +262,27 @@ fn async_body(
 ) -> TokenStream {
     let block_span = block.span();
     let stmts = &block.stmts;
-    // An async closure with the declared return type: `return` and the tail expression report
-    // type errors where they are, against the declared type, as in the untraced function.
-    let inner = match ret {
-        Some(ret) => {
-            quote_spanned!(block_span=> #krate::__private::call_async(async move || -> #ret { #(#stmts)* }))
+    // The declared return type, given to the block by an unreachable `return` (as `tracing`
+    // does): `return` and the tail expression coerce to it and report type errors where they
+    // are, as in the untraced function.
+    let typed = ret.map(|ret| {
+        quote_spanned! {block_span=>
+            #[allow(
+                unknown_lints,
+                unreachable_code,
+                clippy::diverging_sub_expression,
+                clippy::let_unit_value,
+                clippy::unreachable,
+                clippy::empty_loop,
+                clippy::needless_return
+            )]
+            if false {
+                let __ht_typed: #ret = loop {};
+                return __ht_typed;
+            }
         }
-        None => quote_spanned!(block_span=> async move { #(#stmts)* }),
-    };
+    });
+    let inner = quote_spanned!(block_span=> async move { #typed #(#stmts)* });
     quote_spanned! {block_span=>
         #[allow(clippy::let_unit_value)]
         let __ht_ret = #krate::__private::Instrument::with_context(
@@ -262,14 +294,85 @@ fn async_body(
     }
 }
 
-/// A body whose tail is an `async` block (`fn f() -> impl Future { async move { ... } }`): the
-/// statements before it and the block.
-fn returned_async_block(block: &Block) -> Option<(Vec<Stmt>, Expr)> {
-    let (last, before) = block.stmts.split_last()?;
-    match last {
-        Stmt::Expr(expr @ Expr::Async(_), None) => Some((before.to_vec(), expr.clone())),
+/// The body's statements; when the tail is an `async` block and the future's `Output` can be
+/// named, that block gets the typed unreachable `return`, so a wrong value inside it is reported
+/// there rather than at the signature.
+fn typed_tail_async_block(block: &Block, output: &ReturnType) -> Vec<syn::Stmt> {
+    let mut stmts = block.stmts.clone();
+    let out = match output {
+        ReturnType::Type(_, ty) => future_output(ty).or_else(|| boxed_future_output(ty)),
+        ReturnType::Default => None,
+    };
+    let Some(out) = out.filter(|t| !quote!(#t).to_string().contains("impl")) else {
+        return stmts;
+    };
+    let tail = stmts.last_mut().and_then(|stmt| match stmt {
+        syn::Stmt::Expr(syn::Expr::Async(a), None) => Some(a),
         _ => None,
+    });
+    if let Some(async_block) = tail {
+        let typed: syn::Stmt = syn::parse_quote_spanned! {async_block.block.span()=>
+            #[allow(
+                unknown_lints,
+                unreachable_code,
+                clippy::diverging_sub_expression,
+                clippy::let_unit_value,
+                clippy::unreachable,
+                clippy::empty_loop,
+                clippy::needless_return
+            )]
+            if false {
+                let __ht_typed: #out = loop {};
+                return __ht_typed;
+            }
+        };
+        async_block.block.stmts.insert(0, typed);
     }
+    stmts
+}
+
+/// How a function returns a future that the span should follow.
+enum ReturnedFuture {
+    /// `impl Future<Output = T>`.
+    Opaque,
+    /// `Pin<Box<dyn Future<Output = T> ..>>`.
+    Boxed,
+}
+
+fn returned_future(output: &ReturnType) -> Option<ReturnedFuture> {
+    let ReturnType::Type(_, ty) = output else {
+        return None;
+    };
+    if future_output(ty).is_some() {
+        return Some(ReturnedFuture::Opaque);
+    }
+    boxed_future_output(ty).map(|_| ReturnedFuture::Boxed)
+}
+
+/// `T` in `Pin<Box<dyn Future<Output = T> + ..>>`.
+fn boxed_future_output(ty: &Type) -> Option<&Type> {
+    let inner = single_generic(ty, "Pin")?;
+    let inner = single_generic(inner, "Box")?;
+    let Type::TraitObject(object) = inner else {
+        return None;
+    };
+    object.bounds.iter().find_map(future_bound_output)
+}
+
+/// `T` in a path type `Name<T>` whose last segment is `name`.
+fn single_generic<'a>(ty: &'a Type, name: &str) -> Option<&'a Type> {
+    let Type::Path(p) = ty else { return None };
+    let last = p.path.segments.last()?;
+    if last.ident != name {
+        return None;
+    }
+    let syn::PathArguments::AngleBracketed(args) = &last.arguments else {
+        return None;
+    };
+    args.args.iter().find_map(|a| match a {
+        syn::GenericArgument::Type(t) => Some(t),
+        _ => None,
+    })
 }
 
 /// The names of the arguments that can be captured: plain identifiers, not `self`, not `_`.
@@ -311,21 +414,24 @@ fn future_output(ty: &Type) -> Option<&Type> {
     let Type::ImplTrait(bounds) = ty else {
         return None;
     };
-    bounds.bounds.iter().find_map(|bound| {
-        let syn::TypeParamBound::Trait(t) = bound else {
-            return None;
-        };
-        let last = t.path.segments.last()?;
-        if last.ident != "Future" {
-            return None;
-        }
-        let syn::PathArguments::AngleBracketed(args) = &last.arguments else {
-            return None;
-        };
-        args.args.iter().find_map(|arg| match arg {
-            syn::GenericArgument::AssocType(a) if a.ident == "Output" => Some(&a.ty),
-            _ => None,
-        })
+    bounds.bounds.iter().find_map(future_bound_output)
+}
+
+/// `T` in a `Future<Output = T>` bound.
+fn future_bound_output(bound: &syn::TypeParamBound) -> Option<&Type> {
+    let syn::TypeParamBound::Trait(t) = bound else {
+        return None;
+    };
+    let last = t.path.segments.last()?;
+    if last.ident != "Future" {
+        return None;
+    }
+    let syn::PathArguments::AngleBracketed(args) = &last.arguments else {
+        return None;
+    };
+    args.args.iter().find_map(|arg| match arg {
+        syn::GenericArgument::AssocType(a) if a.ident == "Output" => Some(&a.ty),
+        _ => None,
     })
 }
 

@@ -17,7 +17,7 @@ pub(crate) fn traced(mut block: ItemImpl, defaults: &Options) -> syn::Result<Tok
         let mut own: Option<TokenStream> = None;
         let mut kept = Vec::with_capacity(method.attrs.len());
         for attr in std::mem::take(&mut method.attrs) {
-            if attr.path().is_ident("trace") {
+            if is_trace_attribute(&attr) {
                 own = Some(match &attr.meta {
                     syn::Meta::List(list) => list.tokens.clone(),
                     _ => TokenStream::new(),
@@ -82,10 +82,18 @@ pub(crate) fn traced(mut block: ItemImpl, defaults: &Options) -> syn::Result<Tok
     }
 }
 
+/// `#[trace(...)]`, however its path is written (`trace`, `hivetrace::trace`, ...).
+fn is_trace_attribute(attr: &syn::Attribute) -> bool {
+    attr.path()
+        .segments
+        .last()
+        .is_some_and(|s| s.ident == "trace")
+}
+
 fn strip_trace_attributes(block: &mut ItemImpl) {
     for item in block.items.iter_mut() {
         if let ImplItem::Fn(method) = item {
-            method.attrs.retain(|a| !a.path().is_ident("trace"));
+            method.attrs.retain(|a| !is_trace_attribute(a));
         }
     }
 }
@@ -107,6 +115,6 @@ fn self_type_name(ty: &Type) -> String {
             .map(|s| s.ident.to_string())
             .unwrap_or_default(),
         Type::Reference(r) => self_type_name(&r.elem),
-        other => quote!(#other).to_string().replace(' ', ""),
+        other => quote!(#other).to_string(),
     }
 }

@@ -7,6 +7,7 @@ use proc_macro2::{Span, TokenStream};
 use quote::ToTokens;
 use syn::parse::{Parse, ParseStream};
 use syn::punctuated::Punctuated;
+use syn::spanned::Spanned;
 use syn::{Expr, Ident, LitBool, LitStr, Path, Token, parenthesized};
 
 /// The event types the `event_type` option accepts.
@@ -161,6 +162,17 @@ pub(crate) fn parse(tokens: TokenStream, place: Place) -> syn::Result<Options> {
     syn::parse::Parser::parse2(parser, tokens)
 }
 
+/// An error at a flag option that was given a value (`err = true`, `ret(x)`).
+fn no_value(input: ParseStream<'_>, option: &Ident) -> syn::Result<()> {
+    if input.peek(Token![=]) || input.peek(syn::token::Paren) {
+        return Err(syn::Error::new(
+            option.span(),
+            format!("`{option}` takes no value: write just `{option}`"),
+        ));
+    }
+    Ok(())
+}
+
 /// The `=` after an option that takes a value, or an error at the option's name.
 fn equals(input: ParseStream<'_>, option: &Ident, example: &str) -> syn::Result<()> {
     if input.peek(Token![=]) {
@@ -236,13 +248,25 @@ fn parse_options(input: ParseStream<'_>, place: Place) -> syn::Result<Options> {
                     ));
                 }
             }
-            "skip_all" => o.skip_all = Some(span),
+            "skip_all" => {
+                no_value(input, &ident)?;
+                o.skip_all = Some(span);
+            }
             "capture" => {
                 let content;
                 parenthesized!(content in input);
                 let items: Punctuated<CaptureItem, Token![,]> =
                     content.parse_terminated(CaptureItem::parse, Token![,])?;
+                let mut seen_capture: Vec<String> = Vec::new();
                 for item in items {
+                    let which = item.which.to_string();
+                    if seen_capture.contains(&which) {
+                        return Err(syn::Error::new(
+                            item.which.span(),
+                            format!("`{which}` is given twice"),
+                        ));
+                    }
+                    seen_capture.push(which);
                     match item.which.to_string().as_str() {
                         "inputs" => o.capture_inputs = Some(item.on),
                         "outputs" => o.capture_outputs = Some(item.on),
@@ -268,15 +292,32 @@ fn parse_options(input: ParseStream<'_>, place: Place) -> syn::Result<Options> {
                 parenthesized!(content in input);
                 let items: Punctuated<KeyExpr, Token![,]> =
                     content.parse_terminated(KeyExpr::parse, Token![,])?;
-                let items = items.into_iter().collect();
+                let items: Vec<KeyExpr> = items.into_iter().collect();
+                for (i, item) in items.iter().enumerate() {
+                    if items[..i]
+                        .iter()
+                        .any(|earlier| earlier.key.name == item.key.name)
+                    {
+                        return Err(syn::Error::new(
+                            item.expr.span(),
+                            format!("`{}` is given twice in `{name}(...)`", item.key.name),
+                        ));
+                    }
+                }
                 match name.as_str() {
                     "fields" => o.fields = items,
                     "metadata" => o.metadata = items,
                     _ => o.config = items,
                 }
             }
-            "err" => o.err = Some(span),
-            "ret" => o.ret = Some(span),
+            "err" => {
+                no_value(input, &ident)?;
+                o.err = Some(span);
+            }
+            "ret" => {
+                no_value(input, &ident)?;
+                o.ret = Some(span);
+            }
             "tracer" => {
                 equals(input, &ident, "tracer = &my_tracer")?;
                 o.tracer = Some(input.parse()?);
@@ -287,6 +328,7 @@ fn parse_options(input: ParseStream<'_>, place: Place) -> syn::Result<Options> {
             }
             "all" => {
                 only_on(&[Place::Impl], "`all` belongs on `#[trace_impl]`")?;
+                no_value(input, &ident)?;
                 o.all = Some(span);
             }
             "resources" => {

@@ -291,10 +291,10 @@ async fn f_inside(y: u32) -> u32 {
 }
 
 #[tokio::test]
-async fn impl_future_span_covers_the_future_but_not_the_prelude() {
+async fn impl_future_span_covers_the_prelude_and_the_future() {
     let fut = f_later(1);
-    // The statements before the async block run at call time, when the span has started but
-    // is not current: `f_before` is a sibling of `f_later`, not its child (see the tree).
+    // The statements before the async block run at call time inside the span: `f_before` is a
+    // child of `f_later`, like `f_inside`, which runs when the future is polled.
     tokio::time::sleep(Duration::from_millis(20)).await;
     assert_eq!(fut.await, 4);
     let never_polled = f_later(5);
@@ -302,7 +302,13 @@ async fn impl_future_span_covers_the_future_but_not_the_prelude() {
     let spans = FUTURE.spans();
     assert_eq!(
         tree(&spans),
-        vec!["f_before", "f_before", "f_later", "  f_inside", "f_later"]
+        vec![
+            "f_later",
+            "  f_before",
+            "  f_inside",
+            "f_later",
+            "  f_before"
+        ]
     );
     let polled = spans
         .iter()
