@@ -7,6 +7,12 @@ use syn::{Attribute, Block, FnArg, Ident, Pat, ReturnType, Signature, Type, Visi
 
 use crate::options::Options;
 
+/// A generated local: `mixed_site` hygiene, so it can neither capture nor shadow the user's
+/// own names (an argument called `__ht_span` stays the user's).
+fn local(name: &str) -> Ident {
+    Ident::new(name, proc_macro2::Span::mixed_site())
+}
+
 /// The parts of a function or method that the expansion needs.
 pub(crate) struct FnParts {
     pub(crate) attrs: Vec<Attribute>,
@@ -21,6 +27,12 @@ pub(crate) fn traced(
     opts: &Options,
     default_name: &str,
 ) -> syn::Result<TokenStream> {
+    let __ht_span = local("__ht_span");
+    let __ht_e = local("__ht_e");
+    let __ht_limit = local("__ht_limit");
+    let __ht_guard = local("__ht_guard");
+    let __ht_ret = local("__ht_ret");
+    let __ht_fut = local("__ht_fut");
     let FnParts {
         attrs,
         vis,
@@ -76,7 +88,7 @@ pub(crate) fn traced(
         quote_spanned!(expr.span()=> #krate::__private::field(#key, &(#expr)))
     });
     let start = quote! {
-        let __ht_span = #krate::__private::start(#tracer, #name, #event_type, || [#(#fields),*]);
+        let #__ht_span = #krate::__private::start(#tracer, #name, #event_type, || [#(#fields),*]);
     };
 
     let capture_inputs = opts.capture_inputs.unwrap_or(true) && opts.skip_all.is_none();
@@ -86,7 +98,7 @@ pub(crate) fn traced(
             .map(|arg| {
                 let label = arg.to_string();
                 quote! {
-                    let _ = __ht_e.captured_input(#label, (&&&#krate::__private::Capture(&#arg)).hivetrace_capture(__ht_limit));
+                    let _ = #__ht_e.captured_input(#label, (&&&#krate::__private::Capture(&#arg)).hivetrace_capture(#__ht_limit));
                 }
             })
             .collect()
@@ -99,10 +111,10 @@ pub(crate) fn traced(
     } else {
         quote! {
             // One write for every input and static value; skipped unless the span records.
-            __ht_span.enrich(|__ht_e| {
+            #__ht_span.enrich(|#__ht_e| {
                 #[allow(unused_imports)]
                 use #krate::__private::{CaptureDebug as _, CaptureSerialize as _, CaptureSkip as _};
-                let __ht_limit = __ht_span.capture_limit();
+                let #__ht_limit = #__ht_span.capture_limit();
                 #(#inputs)*
                 #enrich
             });
@@ -129,7 +141,7 @@ pub(crate) fn traced(
         async_body(&krate, &block, &on_end, nameable_return(&sig.output))
     } else if never || track_caller || !wraps_result && future.is_none() {
         quote! {
-            let __ht_guard = __ht_span.enter();
+            let #__ht_guard = #__ht_span.enter();
             #(#stmts)*
         }
     } else if let Some(future) = future {
@@ -139,12 +151,12 @@ pub(crate) fn traced(
         let wrapped = quote_spanned! {block_span=>
             async move {
                 #[allow(clippy::let_unit_value)]
-                let __ht_ret = #krate::__private::Instrument::with_context(
-                    __ht_fut,
-                    ::core::clone::Clone::clone(__ht_span.context()),
+                let #__ht_ret = #krate::__private::Instrument::with_context(
+                    #__ht_fut,
+                    ::core::clone::Clone::clone(#__ht_span.context()),
                 ).await;
                 #on_end
-                __ht_ret
+                #__ht_ret
             }
         };
         let wrapped = match future {
@@ -153,8 +165,8 @@ pub(crate) fn traced(
         };
         let stmts = typed_tail_async_block(&block, &sig.output);
         quote_spanned! {block_span=>
-            let __ht_fut = {
-                let __ht_guard = __ht_span.enter();
+            let #__ht_fut = {
+                let #__ht_guard = #__ht_span.enter();
                 #krate::__private::call_once(move || { #(#stmts)* })
             };
             #wrapped
@@ -168,12 +180,12 @@ pub(crate) fn traced(
             None => quote_spanned!(block_span=> move || { #(#stmts)* }),
         };
         quote_spanned! {block_span=>
-            let __ht_guard = __ht_span.enter();
+            let #__ht_guard = #__ht_span.enter();
             #[allow(clippy::let_unit_value)]
-            let __ht_ret = #krate::__private::call_once(#closure);
-            ::core::mem::drop(__ht_guard);
+            let #__ht_ret = #krate::__private::call_once(#closure);
+            ::core::mem::drop(#__ht_guard);
             #on_end
-            __ht_ret
+            #__ht_ret
         }
     };
 
@@ -189,18 +201,19 @@ pub(crate) fn traced(
 
 /// `metadata(...)` and `config(...)`: written when the span starts, if it records.
 fn static_enrichment(opts: &Options) -> TokenStream {
+    let __ht_e = local("__ht_e");
     if opts.metadata.is_empty() && opts.config.is_empty() {
         return quote!();
     }
     let metadata = opts.metadata.iter().map(|kv| {
         let key = &kv.key.name;
         let expr = &kv.expr;
-        quote_spanned!(expr.span()=> let _ = __ht_e.metadata(#key, ::core::clone::Clone::clone(&(#expr)));)
+        quote_spanned!(expr.span()=> let _ = #__ht_e.metadata(#key, ::core::clone::Clone::clone(&(#expr)));)
     });
     let config = opts.config.iter().map(|kv| {
         let key = &kv.key.name;
         let expr = &kv.expr;
-        quote_spanned!(expr.span()=> let _ = __ht_e.config(#key, ::core::clone::Clone::clone(&(#expr)));)
+        quote_spanned!(expr.span()=> let _ = #__ht_e.config(#key, ::core::clone::Clone::clone(&(#expr)));)
     });
     quote! {
         #(#metadata)*
@@ -210,12 +223,16 @@ fn static_enrichment(opts: &Options) -> TokenStream {
 
 /// What happens with the return value: capture it, record an `Err`.
 fn on_end(krate: &TokenStream, capture_outputs: bool, is_result: bool, err: bool) -> TokenStream {
+    let __ht_span = local("__ht_span");
+    let __ht_ret = local("__ht_ret");
+    let __ht_v = local("__ht_v");
+    let __ht_e = local("__ht_e");
     let capture = |value: TokenStream| {
         quote! {
             {
                 #[allow(unused_imports)]
                 use #krate::__private::{CaptureDebug as _, CaptureSerialize as _, CaptureSkip as _};
-                __ht_span.record_output((&&&#krate::__private::Capture(#value)).hivetrace_capture(__ht_span.capture_limit()));
+                #__ht_span.record_output((&&&#krate::__private::Capture(#value)).hivetrace_capture(#__ht_span.capture_limit()));
             }
         }
     };
@@ -223,29 +240,29 @@ fn on_end(krate: &TokenStream, capture_outputs: bool, is_result: bool, err: bool
         {
             #[allow(unused_imports)]
             use #krate::__private::{RecordDebugError as _, RecordDisplayError as _, RecordStdError as _};
-            (&&&#krate::__private::ErrRef(__ht_e)).hivetrace_record(&__ht_span);
+            (&&&#krate::__private::ErrRef(#__ht_e)).hivetrace_record(&#__ht_span);
         }
     };
     match (capture_outputs, is_result, err) {
         (false, _, false) => quote!(),
         // `err` without a `Result` was rejected earlier.
         (_, false, _) => {
-            let c = capture(quote!(&__ht_ret));
-            quote! { if __ht_span.is_recording() { #c } }
+            let c = capture(quote!(&#__ht_ret));
+            quote! { if #__ht_span.is_recording() { #c } }
         }
         (capture_ok, true, err) => {
             let ok = if capture_ok {
-                capture(quote!(__ht_v))
+                capture(quote!(#__ht_v))
             } else {
                 quote!({})
             };
             let on_err = if err { record_err } else { quote!({}) };
             quote! {
-                if __ht_span.is_recording() {
+                if #__ht_span.is_recording() {
                     #[allow(unused_variables)]
-                    match &__ht_ret {
-                        ::core::result::Result::Ok(__ht_v) => #ok,
-                        ::core::result::Result::Err(__ht_e) => #on_err,
+                    match &#__ht_ret {
+                        ::core::result::Result::Ok(#__ht_v) => #ok,
+                        ::core::result::Result::Err(#__ht_e) => #on_err,
                     }
                 }
             }
@@ -260,6 +277,13 @@ fn async_body(
     on_end: &TokenStream,
     ret: Option<TokenStream>,
 ) -> TokenStream {
+    // Hygienic, but located at the body, where rustc's notes about the return type point.
+    let __ht_typed = Ident::new(
+        "__ht_typed",
+        proc_macro2::Span::mixed_site().located_at(block.span()),
+    );
+    let __ht_ret = local("__ht_ret");
+    let __ht_span = local("__ht_span");
     let block_span = block.span();
     let stmts = &block.stmts;
     // The declared return type, given to the block by an unreachable `return` (as `tracing`
@@ -277,20 +301,20 @@ fn async_body(
                 clippy::needless_return
             )]
             if false {
-                let __ht_typed: #ret = loop {};
-                return __ht_typed;
+                let #__ht_typed: #ret = loop {};
+                return #__ht_typed;
             }
         }
     });
     let inner = quote_spanned!(block_span=> async move { #typed #(#stmts)* });
     quote_spanned! {block_span=>
         #[allow(clippy::let_unit_value)]
-        let __ht_ret = #krate::__private::Instrument::with_context(
+        let #__ht_ret = #krate::__private::Instrument::with_context(
             #inner,
-            ::core::clone::Clone::clone(__ht_span.context()),
+            ::core::clone::Clone::clone(#__ht_span.context()),
         ).await;
         #on_end
-        __ht_ret
+        #__ht_ret
     }
 }
 
@@ -311,6 +335,10 @@ fn typed_tail_async_block(block: &Block, output: &ReturnType) -> Vec<syn::Stmt> 
         _ => None,
     });
     if let Some(async_block) = tail {
+        let __ht_typed = Ident::new(
+            "__ht_typed",
+            proc_macro2::Span::mixed_site().located_at(async_block.block.span()),
+        );
         let typed: syn::Stmt = syn::parse_quote_spanned! {async_block.block.span()=>
             #[allow(
                 unknown_lints,
@@ -322,8 +350,8 @@ fn typed_tail_async_block(block: &Block, output: &ReturnType) -> Vec<syn::Stmt> 
                 clippy::needless_return
             )]
             if false {
-                let __ht_typed: #out = loop {};
-                return __ht_typed;
+                let #__ht_typed: #out = loop {};
+                return #__ht_typed;
             }
         };
         async_block.block.stmts.insert(0, typed);

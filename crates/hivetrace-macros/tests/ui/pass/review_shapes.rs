@@ -1,6 +1,7 @@
 //! Shapes found in review: coercions in `async fn` bodies, `-> !`, futures that are not a tail
 //! `async` block (including `Pin<Box<dyn Future>>`, what `#[async_trait]` makes), a
-//! path-qualified `#[trace(skip)]` inside `#[trace_impl]`, and `#[track_caller]`.
+//! path-qualified `#[trace(skip)]` inside `#[trace_impl]`, `#[track_caller]`, and arguments
+//! named like the generated locals.
 
 use std::error::Error;
 use std::fmt;
@@ -93,7 +94,14 @@ fn more_field_types(n: &u32, w: i16, c: char) -> u32 {
     *n + w as u32 + c as u32
 }
 
+/// Arguments named like the generated locals stay the user's.
+#[trace]
+fn hygiene(__ht_span: u8, __ht_e: u8, __ht_ret: u8) -> u8 {
+    __ht_span + __ht_e + __ht_ret
+}
+
 fn main() {
+    assert_eq!(hygiene(1, 2, 3), 6);
     let _ = located(Some(1));
     let _ = more_field_types(&1, 2, 'a');
     let _ = S.untraced() + S.renamed();
