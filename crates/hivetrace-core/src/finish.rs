@@ -169,8 +169,13 @@ impl Derived {
             ];
             for (prefix, map) in sections {
                 if let Some(rest) = key.strip_prefix(prefix).and_then(|r| r.strip_prefix('.')) {
-                    map.insert(rest.to_owned(), to_json(&kv.value));
+                    insert_nested(map, rest, to_json(&kv.value));
                 }
+            }
+        }
+        for map in [&mut d.inputs, &mut d.outputs, &mut d.metadata] {
+            for value in map.values_mut() {
+                restore_arrays(value);
             }
         }
         d
@@ -258,6 +263,41 @@ fn one_value(map: &Map<String, Json>, lone_key: Option<&str>) -> (Value, &'stati
     )
 }
 
+/// Undoes the flattening of enrichment: `docs.0.id` goes back under `docs` → `0` → `id`.
+/// A key that is both a value and a parent keeps the value under its full dotted name.
+fn insert_nested(map: &mut Map<String, Json>, dotted: &str, value: Json) {
+    let Some((head, rest)) = dotted.split_once('.') else {
+        map.insert(dotted.to_owned(), value);
+        return;
+    };
+    match map
+        .entry(head.to_owned())
+        .or_insert_with(|| Json::Object(Map::new()))
+    {
+        Json::Object(child) => insert_nested(child, rest, value),
+        _ => {
+            map.insert(dotted.to_owned(), value);
+        }
+    }
+}
+
+/// Objects whose keys are exactly `0..n` become arrays again.
+fn restore_arrays(value: &mut Json) {
+    if let Json::Object(map) = value {
+        for child in map.values_mut() {
+            restore_arrays(child);
+        }
+        let is_array =
+            !map.is_empty() && (0..map.len()).all(|i| map.contains_key(i.to_string().as_str()));
+        if is_array {
+            let items = (0..map.len())
+                .map(|i| map.remove(i.to_string().as_str()).unwrap_or(Json::Null))
+                .collect();
+            *value = Json::Array(items);
+        }
+    }
+}
+
 fn to_json(value: &Value) -> Json {
     match value {
         Value::Bool(b) => Json::Bool(*b),
@@ -272,5 +312,34 @@ fn to_json(value: &Value) -> Json {
             .map(|s| Json::String(s.as_str().to_owned()))
             .collect(),
         other => Json::String(other.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn flattened_keys_are_nested_again_for_openinference() {
+        let mut map = Map::new();
+        insert_nested(&mut map, "query", json!("hi"));
+        insert_nested(&mut map, "docs.0.id", json!(1));
+        insert_nested(&mut map, "docs.1.id", json!(2));
+        insert_nested(&mut map, "opts.top_k", json!(3));
+        let mut value = Json::Object(map);
+        restore_arrays(&mut value);
+        assert_eq!(
+            value,
+            json!({"query": "hi", "docs": [{"id": 1}, {"id": 2}], "opts": {"top_k": 3}})
+        );
+    }
+
+    #[test]
+    fn a_key_that_is_both_value_and_parent_keeps_both() {
+        let mut map = Map::new();
+        insert_nested(&mut map, "a", json!(1));
+        insert_nested(&mut map, "a.b", json!(2));
+        assert_eq!(Json::Object(map), json!({"a": 1, "a.b": 2}));
     }
 }
