@@ -2,7 +2,7 @@
 //!
 //! `cargo xtask ci` runs, in order: rustfmt check, clippy with `-D warnings`, the workspace
 //! tests with all features, rustdoc with `-D warnings`, and the `quickstart` example, checking
-//! that it exits 0 and wrote spans to its local trace file.
+//! that it exits 0 and wrote spans to its local trace file, then the `custom_sampler` example.
 //! `cargo xtask bench` runs the criterion benches (span API and `#[trace]`).
 
 use std::env;
@@ -80,7 +80,18 @@ fn ci() -> Result<(), String> {
             .args(["doc", "--workspace", "--no-deps", "--all-features"])
             .env("RUSTDOCFLAGS", "-D warnings"),
     )?;
-    quickstart()
+    quickstart()?;
+    run(
+        "custom_sampler example",
+        cargo().args([
+            "run",
+            "--quiet",
+            "--package",
+            "hivetrace-examples",
+            "--example",
+            "custom_sampler",
+        ]),
+    )
 }
 
 /// Runs the quickstart with no configuration and checks the file it wrote.

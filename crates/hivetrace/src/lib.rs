@@ -8,7 +8,8 @@
 //! sampling, correlation, resilience, metrics and routing crates join behind features as they
 //! land.
 //!
-//! Features: `macros` (default: `#[trace]`, `#[trace_impl]`), `grpc` (OTLP over gRPC),
+//! Features: `macros` (default: `#[trace]`, `#[trace_impl]`), `sampling` (the samplers, as
+//! `hivetrace::sampling`), `grpc` (OTLP over gRPC),
 //! `testing` (the SDK's in-memory exporter), `native-tls` (default in core: HTTPS export).
 //!
 //! ```
@@ -40,6 +41,10 @@
 
 #[doc(inline)]
 pub use hivetrace_core::*;
+
+/// Samplers: consistent (OTEP 235), keyed, allow-list, rate-limited, adaptive, rules, observed.
+#[cfg(feature = "sampling")]
+pub use hivetrace_sampling as sampling;
 
 /// Traces a function: a span with its inputs, output, errors and timing.
 /// See [`hivetrace_macros`](https://docs.rs/hivetrace-macros) for the options.

@@ -1,0 +1,264 @@
+//! Parent-based composition: one sampler for root spans, and one per kind of parent.
+//!
+//! With [`ConsistentProbabilitySampler`](crate::consistent::ConsistentProbabilitySampler) as the
+//! root and the default parent branches, this is the specification's head sampling: the root
+//! decides and writes `ot=th:..`, and every child, local or remote, repeats the parent's decision
+//! and propagates its threshold, so adjusted counts hold for every span of the trace.
+
+use std::sync::Arc;
+
+use opentelemetry::trace::{Link, SpanContext, SpanKind, TraceContextExt, TraceId};
+use opentelemetry::{Context, KeyValue};
+use opentelemetry_sdk::trace::{SamplingDecision, SamplingResult, ShouldSample};
+
+use crate::threshold::OtTraceState;
+
+/// A sampler that delegates by parent: root, remote sampled, remote not sampled, local sampled,
+/// local not sampled, each configurable with any [`ShouldSample`].
+///
+/// The four parent branches default to repeating the parent's decision. A sampled parent's
+/// tracestate passes through unchanged unless its `th` is inconsistent with its randomness
+/// (`rv`, else the trace id) — then `th` is erased, as the specification asks of parent-based
+/// samplers. An unsampled parent's tracestate passes through unchanged.
+///
+/// A span whose parent context holds no valid span context is a root. Clones share the
+/// delegates (`Arc`), so cloning costs a few reference-count increments.
+///
+/// ```
+/// use hivetrace_sampling::consistent::ConsistentProbabilitySampler;
+/// use hivetrace_sampling::parent::ParentBased;
+/// use opentelemetry_sdk::trace::Sampler;
+///
+/// // Head sampling at 10%; requests arriving with a sampled remote parent are re-sampled at 50%.
+/// let sampler = ParentBased::new(ConsistentProbabilitySampler::new(0.1)?)
+///     .with_remote_parent_sampled(ConsistentProbabilitySampler::new(0.5)?)
+///     .with_local_parent_not_sampled(Sampler::AlwaysOff);
+/// let provider = opentelemetry_sdk::trace::SdkTracerProvider::builder()
+///     .with_sampler(sampler)
+///     .build();
+/// # drop(provider);
+/// # Ok::<(), hivetrace_sampling::Error>(())
+/// ```
+#[derive(Clone, Debug)]
+pub struct ParentBased {
+    root: Arc<dyn ShouldSample>,
+    remote_parent_sampled: Branch,
+    remote_parent_not_sampled: Branch,
+    local_parent_sampled: Branch,
+    local_parent_not_sampled: Branch,
+}
+
+/// What one parent case does.
+#[derive(Clone, Debug)]
+enum Branch {
+    /// Repeat the parent's decision (the default).
+    FollowParent,
+    Delegate(Arc<dyn ShouldSample>),
+}
+
+impl ParentBased {
+    /// Uses `root` for spans without a valid parent; every parent case repeats the parent.
+    pub fn new(root: impl Into<Box<dyn ShouldSample>>) -> Self {
+        ParentBased {
+            root: Arc::from(root.into()),
+            remote_parent_sampled: Branch::FollowParent,
+            remote_parent_not_sampled: Branch::FollowParent,
+            local_parent_sampled: Branch::FollowParent,
+            local_parent_not_sampled: Branch::FollowParent,
+        }
+    }
+
+    /// Uses `sampler` when the parent is remote (propagated in) and sampled.
+    #[must_use]
+    pub fn with_remote_parent_sampled(mut self, sampler: impl Into<Box<dyn ShouldSample>>) -> Self {
+        self.remote_parent_sampled = Branch::Delegate(Arc::from(sampler.into()));
+        self
+    }
+
+    /// Uses `sampler` when the parent is remote and not sampled.
+    #[must_use]
+    pub fn with_remote_parent_not_sampled(
+        mut self,
+        sampler: impl Into<Box<dyn ShouldSample>>,
+    ) -> Self {
+        self.remote_parent_not_sampled = Branch::Delegate(Arc::from(sampler.into()));
+        self
+    }
+
+    /// Uses `sampler` when the parent is in this process and sampled.
+    #[must_use]
+    pub fn with_local_parent_sampled(mut self, sampler: impl Into<Box<dyn ShouldSample>>) -> Self {
+        self.local_parent_sampled = Branch::Delegate(Arc::from(sampler.into()));
+        self
+    }
+
+    /// Uses `sampler` when the parent is in this process and not sampled.
+    #[must_use]
+    pub fn with_local_parent_not_sampled(
+        mut self,
+        sampler: impl Into<Box<dyn ShouldSample>>,
+    ) -> Self {
+        self.local_parent_not_sampled = Branch::Delegate(Arc::from(sampler.into()));
+        self
+    }
+}
+
+impl ShouldSample for ParentBased {
+    fn should_sample(
+        &self,
+        parent_context: Option<&Context>,
+        trace_id: TraceId,
+        name: &str,
+        span_kind: &SpanKind,
+        attributes: &[KeyValue],
+        links: &[Link],
+    ) -> SamplingResult {
+        let delegate = |sampler: &dyn ShouldSample| {
+            sampler.should_sample(parent_context, trace_id, name, span_kind, attributes, links)
+        };
+        let Some(cx) = parent_context else {
+            return delegate(self.root.as_ref());
+        };
+        let span = cx.span();
+        let parent = span.span_context();
+        if !parent.is_valid() {
+            return delegate(self.root.as_ref());
+        }
+        let branch = match (parent.is_remote(), parent.is_sampled()) {
+            (true, true) => &self.remote_parent_sampled,
+            (true, false) => &self.remote_parent_not_sampled,
+            (false, true) => &self.local_parent_sampled,
+            (false, false) => &self.local_parent_not_sampled,
+        };
+        match branch {
+            Branch::FollowParent => follow_parent(parent),
+            Branch::Delegate(sampler) => delegate(sampler.as_ref()),
+        }
+    }
+}
+
+/// The parent's decision, with its threshold erased if the parent was sampled inconsistently.
+fn follow_parent(parent: &SpanContext) -> SamplingResult {
+    let trace_state = parent.trace_state();
+    if !parent.is_sampled() {
+        return SamplingResult {
+            decision: SamplingDecision::Drop,
+            attributes: Vec::new(),
+            trace_state: trace_state.clone(),
+        };
+    }
+    let ot = OtTraceState::from_trace_state(trace_state);
+    let randomness = ot.randomness_or(parent.trace_id());
+    let consistent = ot.threshold().is_none_or(|t| t.should_sample(randomness));
+    SamplingResult {
+        decision: SamplingDecision::RecordAndSample,
+        attributes: Vec::new(),
+        trace_state: if consistent {
+            trace_state.clone()
+        } else {
+            ot.with_threshold(None).apply_to(trace_state)
+        },
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::consistent::ConsistentProbabilitySampler;
+    use opentelemetry::trace::{SpanId, TraceFlags};
+    use opentelemetry_sdk::trace::Sampler;
+
+    fn parent(remote: bool, sampled: bool, trace_state: &str, low56: u64) -> Context {
+        let flags = if sampled {
+            TraceFlags::SAMPLED
+        } else {
+            TraceFlags::default()
+        };
+        let sc = SpanContext::new(
+            TraceId::from(u128::from(low56)),
+            SpanId::from(1u64),
+            flags,
+            remote,
+            trace_state.parse().unwrap(),
+        );
+        Context::new().with_remote_span_context(sc)
+    }
+
+    fn run(s: &ParentBased, cx: Option<&Context>, low56: u64) -> SamplingResult {
+        s.should_sample(
+            cx,
+            TraceId::from(u128::from(low56)),
+            "s",
+            &SpanKind::Internal,
+            &[],
+            &[],
+        )
+    }
+
+    #[test]
+    fn root_uses_root_sampler() {
+        let s = ParentBased::new(ConsistentProbabilitySampler::new(0.5).unwrap());
+        let kept = run(&s, None, (1 << 56) - 1);
+        assert_eq!(kept.decision, SamplingDecision::RecordAndSample);
+        assert_eq!(kept.trace_state.header(), "ot=th:8");
+        assert_eq!(run(&s, None, 0).decision, SamplingDecision::Drop);
+        // A context without a span is a root too.
+        let empty = Context::new();
+        assert_eq!(run(&s, Some(&empty), 0).decision, SamplingDecision::Drop);
+    }
+
+    #[test]
+    fn defaults_follow_parent_and_keep_consistent_threshold() {
+        let s = ParentBased::new(Sampler::AlwaysOff);
+        for remote in [true, false] {
+            // Randomness 0xf0.. >= th 0xc0..: consistent, passed through unchanged.
+            let cx = parent(remote, true, "ot=th:c,v=1", 0xf0_0000_0000_0000);
+            let out = run(&s, Some(&cx), 0xf0_0000_0000_0000);
+            assert_eq!(out.decision, SamplingDecision::RecordAndSample);
+            assert_eq!(out.trace_state.header(), "ot=th:c,v=1");
+
+            let cx = parent(remote, false, "ot=rv:ffffffffffffff", 0);
+            let out = run(&s, Some(&cx), 0);
+            assert_eq!(out.decision, SamplingDecision::Drop);
+            assert_eq!(out.trace_state.header(), "ot=rv:ffffffffffffff");
+        }
+    }
+
+    #[test]
+    fn inconsistent_parent_threshold_is_erased() {
+        let s = ParentBased::new(Sampler::AlwaysOff);
+        // Sampled, but randomness 0x10.. < th 0xc0..: th erased, other sub-keys kept.
+        let cx = parent(true, true, "ot=th:c;zz:1,v=1", 0x10_0000_0000_0000);
+        let out = run(&s, Some(&cx), 0x10_0000_0000_0000);
+        assert_eq!(out.decision, SamplingDecision::RecordAndSample);
+        assert_eq!(out.trace_state.get("ot"), Some("zz:1"));
+        assert_eq!(out.trace_state.get("v"), Some("1"));
+    }
+
+    #[test]
+    fn each_branch_is_configurable() {
+        let s = ParentBased::new(Sampler::AlwaysOff)
+            .with_remote_parent_sampled(Sampler::AlwaysOff)
+            .with_remote_parent_not_sampled(Sampler::AlwaysOn)
+            .with_local_parent_sampled(Sampler::AlwaysOff)
+            .with_local_parent_not_sampled(Sampler::AlwaysOn);
+        for remote in [true, false] {
+            for sampled in [true, false] {
+                let cx = parent(remote, sampled, "", 5);
+                let expected = if sampled {
+                    SamplingDecision::Drop
+                } else {
+                    SamplingDecision::RecordAndSample
+                };
+                assert_eq!(
+                    run(&s, Some(&cx), 5).decision,
+                    expected,
+                    "{remote} {sampled}"
+                );
+            }
+        }
+        let clone = s.clone();
+        assert!(Arc::ptr_eq(&clone.root, &s.root));
+    }
+}
