@@ -3,7 +3,7 @@
 //! `cargo xtask ci` runs, in order: rustfmt check, clippy with `-D warnings`, the workspace
 //! tests with all features, rustdoc with `-D warnings`, and the `quickstart` example, checking
 //! that it exits 0 and wrote spans to its local trace file, then the `custom_sampler` example.
-//! `cargo xtask bench` runs the criterion benches (span API and `#[trace]`).
+//! `cargo xtask bench` runs the criterion benches (span API, `#[trace]`, samplers).
 
 use std::env;
 use std::path::{Path, PathBuf};
@@ -137,17 +137,20 @@ fn quickstart() -> Result<(), String> {
 }
 
 fn bench(extra: &[String]) -> Result<(), String> {
-    run(
-        "bench",
-        cargo()
-            .args([
-                "bench",
-                "--package",
-                "hivetrace-core",
-                "--bench",
-                "span",
-                "--",
-            ])
-            .args(extra),
-    )
+    let targets: [(&str, &[&str]); 3] = [
+        ("hivetrace-core", &["--bench", "span"]),
+        ("hivetrace-macros", &["--bench", "trace"]),
+        ("hivetrace-sampling", &["--benches"]),
+    ];
+    for (package, selection) in targets {
+        run(
+            &format!("bench {package}"),
+            cargo()
+                .args(["bench", "--package", package])
+                .args(selection)
+                .arg("--")
+                .args(extra),
+        )?;
+    }
+    Ok(())
 }
