@@ -14,9 +14,8 @@ use opentelemetry::{Context, KeyValue};
 use opentelemetry_sdk::trace::{SamplingDecision, SamplingResult, ShouldSample};
 
 use crate::clock::{Clock, SystemClock};
-use crate::threshold::{
-    MAX_ADJUSTED_COUNT, MIN_PROBABILITY, OtTraceState, Threshold, with_parent_trace_state,
-};
+use crate::ot_state::{OtTraceState, with_parent_trace_state};
+use crate::threshold::{MAX_ADJUSTED_COUNT, MIN_PROBABILITY, Threshold};
 use crate::{Error, Result};
 
 /// Request counters, one per thread up to this many threads, so that threads do not pass

@@ -14,10 +14,8 @@ use opentelemetry::trace::{Link, SpanKind, TraceId, TraceState};
 use opentelemetry::{Context, KeyValue};
 use opentelemetry_sdk::trace::{SamplingDecision, SamplingResult, ShouldSample};
 
-use crate::threshold::{
-    DEFAULT_PRECISION, MAX_PRECISION, MIN_PROBABILITY, OT_KEY, OtTraceState, Randomness, Threshold,
-    with_parent_trace_state,
-};
+use crate::ot_state::{OT_KEY, OtTraceState, with_parent_trace_state};
+use crate::threshold::{DEFAULT_PRECISION, MAX_PRECISION, MIN_PROBABILITY, Randomness, Threshold};
 use crate::{Error, Result};
 
 /// A sampler that keeps a fixed, consistent fraction of traces and records it as `ot=th:<hex>`.

@@ -25,7 +25,8 @@ use opentelemetry_sdk::trace::{SamplingResult, ShouldSample};
 
 use crate::Result;
 use crate::consistent::ConsistentProbabilitySampler;
-use crate::threshold::{OtTraceState, Randomness, with_parent_trace_state};
+use crate::ot_state::{OtTraceState, with_parent_trace_state};
+use crate::threshold::Randomness;
 
 /// The attribute a [`KeyedSampler`] reads unless told otherwise.
 pub const DEFAULT_KEY_ATTRIBUTE: &str = "session.id";

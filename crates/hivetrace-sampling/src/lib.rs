@@ -51,9 +51,12 @@ pub mod consistent;
 mod error;
 pub mod keyed;
 pub mod observed;
+pub mod ot_state;
 pub mod parent;
+pub mod predicate;
 pub mod rate_limited;
 pub mod rules;
+mod text_set;
 pub mod threshold;
 
 pub use adaptive::{AdaptiveSampler, AdaptiveSamplerBuilder};
@@ -62,9 +65,11 @@ pub use consistent::ConsistentProbabilitySampler;
 pub use error::{Error, Result};
 pub use keyed::KeyedSampler;
 pub use observed::{Branching, DecisionCounts, ObservedSampler, RuleCounts, SamplerSnapshot};
+pub use ot_state::OtTraceState;
 pub use parent::ParentBased;
+pub use predicate::{Comparison, EventType, Expected, Predicate};
 pub use rate_limited::{
     RateLimitedSampler, RateLimitedSamplerBuilder, ReservoirSampler, ReservoirSamplerBuilder,
 };
-pub use rules::{Comparison, EventType, Expected, Predicate, RuleSampler, RuleSamplerBuilder};
-pub use threshold::{OtTraceState, Randomness, Threshold};
+pub use rules::{RuleSampler, RuleSamplerBuilder};
+pub use threshold::{Randomness, Threshold};

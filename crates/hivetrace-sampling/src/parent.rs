@@ -11,7 +11,7 @@ use opentelemetry::trace::{Link, SpanContext, SpanKind, TraceContextExt, TraceId
 use opentelemetry::{Context, KeyValue};
 use opentelemetry_sdk::trace::{SamplingDecision, SamplingResult, ShouldSample};
 
-use crate::threshold::OtTraceState;
+use crate::ot_state::OtTraceState;
 
 /// A sampler that delegates by parent: root, remote sampled, remote not sampled, local sampled,
 /// local not sampled, each configurable with any [`ShouldSample`].

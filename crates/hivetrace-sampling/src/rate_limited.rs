@@ -15,7 +15,7 @@ use opentelemetry_sdk::trace::{SamplingDecision, SamplingResult, ShouldSample};
 
 use crate::clock::{Clock, SystemClock};
 use crate::consistent::ConsistentProbabilitySampler;
-use crate::threshold::{OtTraceState, with_parent_trace_state};
+use crate::ot_state::{OtTraceState, with_parent_trace_state};
 use crate::{Error, Result};
 
 const NANOS_PER_SECOND: f64 = 1e9;

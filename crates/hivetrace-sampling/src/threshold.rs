@@ -1,5 +1,6 @@
-//! OTEP 235 arithmetic: 56-bit rejection thresholds, 56-bit randomness, and the `ot` tracestate
-//! member that carries them (`ot=th:c;rv:6e6d1a75832a2f`).
+//! OTEP 235 arithmetic: 56-bit rejection thresholds and 56-bit randomness. The `ot` tracestate
+//! member that carries them (`ot=th:c;rv:6e6d1a75832a2f`) is read and written by
+//! [`OtTraceState`], re-exported here from [`ot_state`](crate::ot_state).
 //!
 //! A span is kept when its randomness `R` is at least the rejection threshold `T`, where
 //! `T = (1 - p) * 2^56` and `R` is the explicit `rv` sub-key of the `ot` member when present,
@@ -21,8 +22,9 @@
 
 use std::fmt;
 
-use opentelemetry::Context;
-use opentelemetry::trace::{TraceContextExt, TraceId, TraceState};
+use opentelemetry::trace::TraceId;
+
+pub use crate::ot_state::{OT_KEY, OtTraceState};
 
 /// 2^56: the number of distinct thresholds and randomness values, and the largest adjusted count.
 pub const MAX_ADJUSTED_COUNT: u64 = 1 << 56;
@@ -38,12 +40,6 @@ pub const DEFAULT_PRECISION: u8 = 4;
 
 /// The most hex digits a threshold or randomness value has.
 pub const MAX_PRECISION: u8 = 14;
-
-/// The tracestate key of the OpenTelemetry member.
-pub const OT_KEY: &str = "ot";
-
-/// Longest value a tracestate member may have (W3C Trace Context).
-const MAX_MEMBER_VALUE_LEN: usize = 256;
 
 /// A 56-bit rejection threshold: out of 2^56 equally likely randomness values, how many are dropped.
 ///
@@ -158,7 +154,7 @@ impl Threshold {
         Self::parse_bytes(th.as_bytes())
     }
 
-    fn parse_bytes(bytes: &[u8]) -> Option<Self> {
+    pub(crate) fn parse_bytes(bytes: &[u8]) -> Option<Self> {
         if bytes.is_empty() || bytes.len() > usize::from(MAX_PRECISION) {
             return None;
         }
@@ -227,7 +223,7 @@ impl Randomness {
         Self::parse_bytes(rv.as_bytes())
     }
 
-    fn parse_bytes(bytes: &[u8]) -> Option<Self> {
+    pub(crate) fn parse_bytes(bytes: &[u8]) -> Option<Self> {
         if bytes.len() != usize::from(MAX_PRECISION) {
             return None;
         }
@@ -294,206 +290,6 @@ fn parse_hex(bytes: &[u8]) -> Option<u64> {
         };
         Some((acc << 4) | u64::from(nibble))
     })
-}
-
-/// The sampling fields of an `ot` tracestate value (`th:c;rv:...;other:...`), read without
-/// allocating, and rewritten on request with every other well-formed sub-key kept.
-///
-/// Reading is lenient: a malformed `th` or `rv` reads as absent, and malformed members are
-/// skipped, never a panic. Writing replaces `th` and `rv`, keeps the other well-formed members
-/// in order (`key` = `[a-z][a-z0-9]*`, value = `[A-Za-z0-9._-]*`) and drops malformed ones.
-/// Other vendors' tracestate members are never touched.
-///
-/// ```
-/// use hivetrace_sampling::threshold::{OtTraceState, Threshold};
-/// use opentelemetry::trace::TraceState;
-///
-/// let ts: TraceState = "ot=th:8;zz:1,vendor=abc".parse().unwrap();
-/// let ot = OtTraceState::from_trace_state(&ts);
-/// assert_eq!(ot.threshold(), Threshold::parse("8"));
-///
-/// let out = ot.with_threshold(Threshold::parse("c")).apply_to(&ts);
-/// assert_eq!(out.get("ot"), Some("th:c;zz:1"));
-/// assert_eq!(out.get("vendor"), Some("abc"));
-/// ```
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct OtTraceState<'a> {
-    raw: &'a str,
-    threshold: Option<Threshold>,
-    randomness: Option<Randomness>,
-    read_threshold: Option<Threshold>,
-    read_randomness: Option<Randomness>,
-    has_th_member: bool,
-    has_rv_member: bool,
-}
-
-impl<'a> OtTraceState<'a> {
-    /// Reads the `ot` member of a tracestate; empty if there is none.
-    #[inline]
-    pub fn from_trace_state(trace_state: &'a TraceState) -> Self {
-        trace_state.get(OT_KEY).map(Self::parse).unwrap_or_default()
-    }
-
-    /// Reads an `ot` member value. The first `th` and the first `rv` count.
-    pub fn parse(raw: &'a str) -> Self {
-        let mut state = OtTraceState {
-            raw,
-            ..Self::default()
-        };
-        // Split bytes, not `str`: the `str` searcher costs more than the rest of the decision.
-        for member in raw.as_bytes().split(|&b| b == b';') {
-            match member {
-                [b't', b'h', b':', value @ ..] if !state.has_th_member => {
-                    state.has_th_member = true;
-                    state.threshold = Threshold::parse_bytes(value);
-                }
-                [b'r', b'v', b':', value @ ..] if !state.has_rv_member => {
-                    state.has_rv_member = true;
-                    state.randomness = Randomness::parse_bytes(value);
-                }
-                _ => {}
-            }
-        }
-        state.read_threshold = state.threshold;
-        state.read_randomness = state.randomness;
-        state
-    }
-
-    /// The threshold (`th`), if present and valid.
-    #[inline]
-    pub fn threshold(&self) -> Option<Threshold> {
-        self.threshold
-    }
-
-    /// The explicit randomness (`rv`), if present and valid.
-    #[inline]
-    pub fn randomness(&self) -> Option<Randomness> {
-        self.randomness
-    }
-
-    /// The randomness a consistent sampler uses: `rv` if valid, else the trace id's low 56 bits.
-    #[inline]
-    pub fn randomness_or(&self, trace_id: TraceId) -> Randomness {
-        self.randomness
-            .unwrap_or_else(|| Randomness::from_trace_id(trace_id))
-    }
-
-    /// The same value with `th` set (`Some`) or removed (`None`).
-    #[must_use]
-    #[inline]
-    pub fn with_threshold(mut self, threshold: Option<Threshold>) -> Self {
-        self.threshold = threshold;
-        self
-    }
-
-    /// The same value with `rv` set (`Some`) or removed (`None`).
-    #[must_use]
-    #[inline]
-    pub fn with_randomness(mut self, randomness: Option<Randomness>) -> Self {
-        self.randomness = randomness;
-        self
-    }
-
-    /// The well-formed sub-keys other than `th` and `rv`, in order.
-    pub fn other_members(&self) -> impl Iterator<Item = (&'a str, &'a str)> + 'a {
-        self.raw
-            .split(';')
-            .filter_map(|member| member.split_once(':'))
-            .filter(|(key, value)| {
-                *key != "th" && *key != "rv" && valid_sub_key(key) && valid_sub_value(value)
-            })
-    }
-
-    /// Whether [`apply_to`](Self::apply_to) would change the tracestate.
-    #[inline]
-    pub fn is_modified(&self) -> bool {
-        self.threshold != self.read_threshold
-            || self.randomness != self.read_randomness
-            || (self.threshold.is_none() && self.has_th_member)
-            || (self.randomness.is_none() && self.has_rv_member)
-    }
-
-    /// The `ot` member value this describes: `th`, then `rv`, then the other well-formed sub-keys.
-    /// Empty when there is nothing to write.
-    pub fn to_value(&self) -> String {
-        let mut out = String::with_capacity(self.raw.len() + 24);
-        self.write_sampling_fields(&mut out);
-        for (key, value) in self.other_members() {
-            push_member(&mut out, key, value);
-        }
-        out
-    }
-
-    fn write_sampling_fields(&self, out: &mut String) {
-        if let Some(th) = self.threshold {
-            push_member(out, "th", th.encode().as_str());
-        }
-        if let Some(rv) = self.randomness {
-            push_member(out, "rv", rv.encode().as_str());
-        }
-    }
-
-    /// `trace_state` with its `ot` member replaced by [`to_value`](Self::to_value), removed if
-    /// that is empty, and returned as is (a clone) if nothing changed. If the full value would
-    /// exceed the 256 characters a member may hold, only `th` and `rv` are written.
-    #[inline]
-    pub fn apply_to(&self, trace_state: &TraceState) -> TraceState {
-        if self.is_modified() {
-            self.rewrite(trace_state)
-        } else {
-            trace_state.clone()
-        }
-    }
-
-    #[inline(never)]
-    fn rewrite(&self, trace_state: &TraceState) -> TraceState {
-        let mut value = self.to_value();
-        if value.len() > MAX_MEMBER_VALUE_LEN {
-            value.clear();
-            self.write_sampling_fields(&mut value);
-        }
-        if value.is_empty() {
-            return trace_state
-                .delete(OT_KEY)
-                .unwrap_or_else(|_| trace_state.clone());
-        }
-        trace_state
-            .insert(OT_KEY, value)
-            .or_else(|_| trace_state.delete(OT_KEY))
-            .unwrap_or_else(|_| trace_state.clone())
-    }
-}
-
-fn push_member(out: &mut String, key: &str, value: &str) {
-    if !out.is_empty() {
-        out.push(';');
-    }
-    out.push_str(key);
-    out.push(':');
-    out.push_str(value);
-}
-
-fn valid_sub_key(key: &str) -> bool {
-    let mut bytes = key.bytes();
-    bytes.next().is_some_and(|b| b.is_ascii_lowercase())
-        && bytes.all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
-}
-
-fn valid_sub_value(value: &str) -> bool {
-    value
-        .bytes()
-        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
-}
-
-/// Runs `f` on the parent span's tracestate, or on an empty one when there is no parent.
-pub(crate) fn with_parent_trace_state<R>(
-    parent_context: Option<&Context>,
-    f: impl FnOnce(&TraceState) -> R,
-) -> R {
-    match parent_context {
-        Some(cx) => f(cx.span().span_context().trace_state()),
-        None => f(&TraceState::NONE),
-    }
 }
 
 #[cfg(test)]
@@ -601,59 +397,5 @@ mod tests {
         assert!(Threshold::parse("6e6d1a75832a2f").unwrap().should_sample(r));
         assert!(!Threshold::parse("6e6d1a75832a30").unwrap().should_sample(r));
         assert!(Threshold::ALWAYS_SAMPLE.should_sample(r));
-    }
-
-    #[test]
-    fn ot_value_reading_is_lenient() {
-        let ot = OtTraceState::parse("th:c;rv:6e6d1a75832a2f;zz:keep");
-        assert_eq!(ot.threshold(), Threshold::parse("c"));
-        assert_eq!(ot.randomness(), Randomness::parse("6e6d1a75832a2f"));
-        assert!(!ot.is_modified());
-
-        for raw in [
-            "", ";", "th", "th:", "th:xyz", "rv:12", ":::", "th:c:d", "rv;th",
-        ] {
-            let ot = OtTraceState::parse(raw);
-            assert_eq!(ot.randomness(), None, "{raw:?}");
-            let _ = ot.with_threshold(None).to_value();
-        }
-    }
-
-    #[test]
-    fn ot_value_rewrite_keeps_other_sub_keys_and_drops_malformed() {
-        let ot = OtTraceState::parse("p:8;th:8;k1:13;Bad:x;rv:6e6d1a75832a2f;k2:a.b_c-D;k3");
-        let out = ot.with_threshold(Threshold::parse("c")).to_value();
-        assert_eq!(out, "th:c;rv:6e6d1a75832a2f;p:8;k1:13;k2:a.b_c-D");
-        let cleared = ot.with_threshold(None).to_value();
-        assert_eq!(cleared, "rv:6e6d1a75832a2f;p:8;k1:13;k2:a.b_c-D");
-    }
-
-    #[test]
-    fn apply_to_keeps_other_vendors_and_removes_empty_ot() {
-        let ts: TraceState = "ot=th:8,vendor=abc".parse().unwrap();
-        let ot = OtTraceState::from_trace_state(&ts);
-        let dropped = ot.with_threshold(None).apply_to(&ts);
-        assert_eq!(dropped.get(OT_KEY), None);
-        assert_eq!(dropped.get("vendor"), Some("abc"));
-
-        let same = ot.apply_to(&ts);
-        assert_eq!(same, ts);
-
-        let empty = TraceState::NONE;
-        let written = OtTraceState::from_trace_state(&empty)
-            .with_threshold(Some(Threshold::ALWAYS_SAMPLE))
-            .apply_to(&empty);
-        assert_eq!(written.header(), "ot=th:0");
-    }
-
-    #[test]
-    fn apply_to_falls_back_to_sampling_fields_when_too_long() {
-        let long = format!("th:8;xx:{}", "a".repeat(245));
-        let ts = TraceState::from_key_value([("ot", long.as_str())]).unwrap();
-        let out = OtTraceState::from_trace_state(&ts)
-            .with_threshold(Threshold::parse("fd70a4"))
-            .with_randomness(Randomness::parse("6e6d1a75832a2f"))
-            .apply_to(&ts);
-        assert_eq!(out.get(OT_KEY), Some("th:fd70a4;rv:6e6d1a75832a2f"));
     }
 }
