@@ -5,6 +5,10 @@
 //! immutable set, so a decision never takes a lock: each thread keeps the set it last used and
 //! checks one counter to know it is current, then does one hash lookup. An update copies the set,
 //! swaps it in and bumps the counter; decisions on any thread see it from then on.
+//!
+//! A hit samples the span whatever its parent decided (a listed user's span is kept even under
+//! a dropped parent); put the sampler inside [`ParentBased`](crate::ParentBased) as the root
+//! sampler if children should follow their parent instead.
 
 use std::cell::RefCell;
 use std::fmt;

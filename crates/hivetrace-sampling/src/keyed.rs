@@ -15,6 +15,12 @@
 //! Test vectors (key → `rv`): `"a"` → `82a2a958a9bece`, `"session-123"` → `50851645ee5d6a`,
 //! `"user-42"` → `a39532c7ab051e`, `"42"` → `810b196a56ee3c`, `"ünïcødé"` → `c4b3c4ebf61bc1`.
 //! The finaliser matters: FNV-1a alone mixes poorly into its top bits for short keys.
+//!
+//! It is a root sampler: it decides on the key, whatever the parent decided, and writes the key's
+//! `rv` into the trace state (replacing an upstream `rv`). Put it inside
+//! [`ParentBased`](crate::ParentBased) so that only roots decide on the key and their children
+//! follow. Integer and boolean keys hash their decimal/`true`/`false` text; floats hash Rust's
+//! text form, which other languages may print differently, so prefer string or integer keys.
 
 use std::fmt;
 use std::sync::Arc;
@@ -101,7 +107,8 @@ impl KeyedSampler {
     pub fn key_randomness(&self, attributes: &[KeyValue]) -> Option<Randomness> {
         let value = attributes
             .iter()
-            .find(|kv| kv.key.as_str() == &*self.key_attribute)
+            // The last value of a repeated key, as the allow-list and the rules read it.
+            .rfind(|kv| kv.key.as_str() == &*self.key_attribute)
             .map(|kv| &kv.value)?;
         match value {
             Value::String(s) if s.as_str().is_empty() => None,

@@ -140,14 +140,20 @@ impl ShouldSample for ParentBased {
 /// The parent's decision, with its threshold erased if the parent was sampled inconsistently.
 fn follow_parent(parent: &SpanContext) -> SamplingResult {
     let trace_state = parent.trace_state();
+    let ot = OtTraceState::from_trace_state(trace_state);
     if !parent.is_sampled() {
+        // A dropped span carries no threshold, like every dropped span here.
+        let trace_state = if ot.threshold().is_some() {
+            ot.with_threshold(None).apply_to(trace_state)
+        } else {
+            trace_state.clone()
+        };
         return SamplingResult {
             decision: SamplingDecision::Drop,
             attributes: Vec::new(),
-            trace_state: trace_state.clone(),
+            trace_state,
         };
     }
-    let ot = OtTraceState::from_trace_state(trace_state);
     let randomness = ot.randomness_or(parent.trace_id());
     let consistent = ot.threshold().is_none_or(|t| t.should_sample(randomness));
     SamplingResult {
@@ -260,5 +266,24 @@ mod tests {
         }
         let clone = s.clone();
         assert!(Arc::ptr_eq(&clone.root, &s.root));
+    }
+
+    #[test]
+    fn a_dropped_child_of_an_unsampled_parent_carries_no_threshold() {
+        let cx = parent(true, false, "ot=th:8;rv:00000000000001,vendor=x", 1);
+        let sampler = ParentBased::new(Sampler::AlwaysOff);
+        let result = sampler.should_sample(
+            Some(&cx),
+            TraceId::from(1u128),
+            "child",
+            &SpanKind::Internal,
+            &[],
+            &[],
+        );
+        assert_eq!(result.decision, SamplingDecision::Drop);
+        let header = result.trace_state.header();
+        assert!(!header.contains("th:"), "{header}");
+        assert!(header.contains("rv:00000000000001"), "{header}");
+        assert!(header.contains("vendor=x"), "{header}");
     }
 }

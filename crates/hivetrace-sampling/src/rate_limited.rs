@@ -53,7 +53,11 @@ impl Gcra {
         let limit = now.saturating_add(self.tolerance);
         let mut tat = self.tat.load(Ordering::Relaxed);
         loop {
-            let next = tat.max(now).saturating_add(self.interval);
+            // Checked, not saturating: with absurdly small rates both sides would saturate to
+            // u64::MAX and every call would be granted; an overflow means "not yet".
+            let Some(next) = tat.max(now).checked_add(self.interval) else {
+                return false;
+            };
             if next > limit {
                 return false;
             }
@@ -405,6 +409,19 @@ impl ReservoirSamplerBuilder {
 }
 
 #[cfg(test)]
+mod overflow_tests {
+    use super::*;
+
+    #[test]
+    fn an_absurdly_small_rate_does_not_grant_everything() {
+        // interval * burst overflows u64 nanoseconds: the bucket must still limit.
+        let gcra = Gcra::new(1e-11, 1000);
+        let granted = (0..1000).filter(|_| gcra.try_acquire(0)).count();
+        assert!(granted < 1000, "granted {granted} of 1000");
+    }
+}
+
+#[cfg(test)]
 mod tests {
     use super::*;
     use crate::clock::ManualClock;
@@ -447,10 +464,16 @@ mod tests {
         let slow = Gcra::new(1e-30, u32::MAX);
         assert_eq!(slow.interval, u64::MAX);
         assert_eq!(slow.tolerance, u64::MAX);
-        assert!(slow.try_acquire(u64::MAX - 1));
+        // The first token, then none: the next one is further away than u64 nanoseconds reach.
+        assert!(slow.try_acquire(0));
+        assert!(!slow.try_acquire(1));
+        // At the very end of the clock's range nothing panics; a token that would be due past
+        // it is refused.
+        assert!(!slow.try_acquire(u64::MAX));
         let fast = Gcra::new(MAX_PER_SECOND, u32::MAX);
         assert_eq!(fast.interval, 1);
-        assert!(fast.try_acquire(u64::MAX));
+        assert!(fast.try_acquire(u64::MAX - 1));
+        assert!(!fast.try_acquire(u64::MAX));
     }
 
     #[test]
