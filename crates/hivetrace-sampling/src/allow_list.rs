@@ -16,12 +16,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use arc_swap::ArcSwap;
-use opentelemetry::trace::{Link, SpanKind, TraceContextExt, TraceId, TraceState};
+use opentelemetry::trace::{Link, SpanKind, TraceId};
 use opentelemetry::{Context, Key, KeyValue, Value};
 use opentelemetry_sdk::trace::{SamplingDecision, SamplingResult, ShouldSample};
 
 use crate::observed::Branching;
-use crate::ot_state::OtTraceState;
+use crate::ot_state::{with_parent_trace_state, without_threshold};
 use crate::text_set::{IntBuf, TextSet, str_form};
 
 /// The attribute an [`AllowListSampler`] reads unless told otherwise.
@@ -371,19 +371,10 @@ impl<S: ShouldSample + Clone + 'static> Branching for AllowListSampler<S> {
 /// a span kept because of who it is for was not kept with a known probability, and a `th`
 /// left in place would make backends multiply its count.
 pub(crate) fn sampled(parent_context: Option<&Context>) -> SamplingResult {
-    let trace_state = match parent_context {
-        Some(cx) if cx.has_active_span() => {
-            let parent = cx.span().span_context().trace_state().clone();
-            OtTraceState::from_trace_state(&parent)
-                .with_threshold(None)
-                .apply_to(&parent)
-        }
-        _ => TraceState::default(),
-    };
     SamplingResult {
         decision: SamplingDecision::RecordAndSample,
         attributes: Vec::new(),
-        trace_state,
+        trace_state: with_parent_trace_state(parent_context, without_threshold),
     }
 }
 
@@ -391,6 +382,7 @@ pub(crate) fn sampled(parent_context: Option<&Context>) -> SamplingResult {
 mod tests {
     use super::*;
     use opentelemetry::Array;
+    use opentelemetry::trace::{TraceContextExt, TraceState};
     use opentelemetry_sdk::trace::Sampler;
 
     fn decide(sampler: &impl ShouldSample, attributes: &[KeyValue]) -> SamplingDecision {

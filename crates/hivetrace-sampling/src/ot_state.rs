@@ -204,6 +204,16 @@ fn valid_sub_value(value: &str) -> bool {
         .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
 }
 
+/// `trace_state` without an OTEP 235 threshold (`th`), everything else kept: for a dropped
+/// span, and for a span kept for a reason other than a known probability (an allow-list hit, a
+/// rate limit), whose inherited `th` would make backends multiply its count. A plain clone when
+/// there is no `th`.
+pub(crate) fn without_threshold(trace_state: &TraceState) -> TraceState {
+    OtTraceState::from_trace_state(trace_state)
+        .with_threshold(None)
+        .apply_to(trace_state)
+}
+
 /// Runs `f` on the parent span's tracestate, or on an empty one when there is no parent.
 pub(crate) fn with_parent_trace_state<R>(
     parent_context: Option<&Context>,

@@ -11,7 +11,7 @@ use opentelemetry::trace::{Link, SpanContext, SpanKind, TraceContextExt, TraceId
 use opentelemetry::{Context, KeyValue};
 use opentelemetry_sdk::trace::{SamplingDecision, SamplingResult, ShouldSample};
 
-use crate::ot_state::OtTraceState;
+use crate::ot_state::{OtTraceState, without_threshold};
 
 /// A sampler that delegates by parent: root, remote sampled, remote not sampled, local sampled,
 /// local not sampled, each configurable with any [`ShouldSample`].
@@ -143,15 +143,10 @@ fn follow_parent(parent: &SpanContext) -> SamplingResult {
     let ot = OtTraceState::from_trace_state(trace_state);
     if !parent.is_sampled() {
         // A dropped span carries no threshold, like every dropped span here.
-        let trace_state = if ot.threshold().is_some() {
-            ot.with_threshold(None).apply_to(trace_state)
-        } else {
-            trace_state.clone()
-        };
         return SamplingResult {
             decision: SamplingDecision::Drop,
             attributes: Vec::new(),
-            trace_state,
+            trace_state: without_threshold(trace_state),
         };
     }
     let randomness = ot.randomness_or(parent.trace_id());

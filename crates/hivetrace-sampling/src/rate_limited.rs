@@ -96,9 +96,7 @@ fn without_threshold(decision: SamplingDecision, parent_state: &TraceState) -> S
     SamplingResult {
         decision,
         attributes: Vec::new(),
-        trace_state: OtTraceState::from_trace_state(parent_state)
-            .with_threshold(None)
-            .apply_to(parent_state),
+        trace_state: crate::ot_state::without_threshold(parent_state),
     }
 }
 
