@@ -123,27 +123,11 @@ impl OtlpExporter {
                     .thread_name("hivetrace-grpc")
                     .build()
                     .map_err(|e| build_err(&e))?;
-                let mut map = http::HeaderMap::new();
-                for (k, v) in headers {
-                    let key = http::HeaderName::from_bytes(k.as_bytes()).map_err(|_| {
-                        Error::invalid("headers", k.clone(), "not a valid gRPC metadata key")
-                    })?;
-                    let value = http::HeaderValue::from_str(v.expose()).map_err(|_| {
-                        Error::invalid(
-                            "headers",
-                            format!("{k}=<redacted>"),
-                            "not a valid gRPC metadata value",
-                        )
-                    })?;
-                    map.insert(key, value);
-                }
+                let map = header_map(headers, "gRPC metadata")?;
                 // As for HTTP: opentelemetry-otlp merges the process environment's headers into
                 // the metadata, so an interceptor (which runs after that) removes the ones
                 // hivetrace did not choose and sets its own last.
-                let unchosen: Vec<http::HeaderName> = process_env_header_names()
-                    .into_iter()
-                    .filter(|name| !map.contains_key(name))
-                    .collect();
+                let unchosen = unchosen_env_headers(&map);
                 let chosen = std::sync::Arc::new(map);
                 let unchosen = std::sync::Arc::new(unchosen);
                 let interceptor = move |mut request: tonic::Request<()>| {
@@ -249,21 +233,7 @@ impl fmt::Debug for ResolvedHeadersClient {
 
 impl ResolvedHeadersClient {
     fn new(headers: &[(String, Secret)], timeout: Duration) -> Result<Self> {
-        let mut map = http::HeaderMap::new();
-        for (k, v) in headers {
-            let name = http::HeaderName::from_bytes(k.as_bytes()).map_err(|_| {
-                Error::invalid("headers", k.clone(), "not a valid HTTP header name")
-            })?;
-            let mut value = http::HeaderValue::from_str(v.expose()).map_err(|_| {
-                Error::invalid(
-                    "headers",
-                    format!("{k}=<redacted>"),
-                    "the header value contains characters HTTP does not allow",
-                )
-            })?;
-            value.set_sensitive(true);
-            map.insert(name, value);
-        }
+        let map = header_map(headers, "HTTP header")?;
         // Built on a thread of its own: the blocking client starts a runtime, which panics
         // when done from inside one (a tracer built in `#[tokio::main]`).
         let client = std::thread::Builder::new()
@@ -286,10 +256,7 @@ impl ResolvedHeadersClient {
                 exporter: "otlp",
                 reason: format!("could not build the HTTP client: {e}"),
             })?;
-        let unchosen = process_env_header_names()
-            .into_iter()
-            .filter(|name| !map.contains_key(name))
-            .collect();
+        let unchosen = unchosen_env_headers(&map);
         Ok(ResolvedHeadersClient {
             client,
             headers: map,
@@ -310,6 +277,36 @@ impl HttpClient for ResolvedHeadersClient {
         }
         self.client.send_bytes(request).await
     }
+}
+
+/// hivetrace's resolved headers as a map, values marked sensitive (never shown by `Debug`).
+fn header_map(headers: &[(String, Secret)], what: &str) -> Result<http::HeaderMap> {
+    let mut map = http::HeaderMap::new();
+    for (k, v) in headers {
+        let name = http::HeaderName::from_bytes(k.as_bytes()).map_err(|_| {
+            Error::invalid("headers", k.clone(), format!("not a valid {what} name"))
+        })?;
+        let mut value = http::HeaderValue::from_str(v.expose()).map_err(|_| {
+            Error::invalid(
+                "headers",
+                format!("{k}=<redacted>"),
+                format!(
+                    "not a valid {what} value: it contains characters the protocol does not allow"
+                ),
+            )
+        })?;
+        value.set_sensitive(true);
+        map.insert(name, value);
+    }
+    Ok(map)
+}
+
+/// The headers opentelemetry-otlp adds from the process environment that are not in `chosen`.
+fn unchosen_env_headers(chosen: &http::HeaderMap) -> Vec<http::HeaderName> {
+    process_env_header_names()
+        .into_iter()
+        .filter(|name| !chosen.contains_key(name))
+        .collect()
 }
 
 /// The header names in the process's `OTEL_EXPORTER_OTLP_(TRACES_)HEADERS`, read leniently
