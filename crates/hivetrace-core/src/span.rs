@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use opentelemetry::trace::{SpanKind, Status, TraceContextExt};
 use opentelemetry::{Context, ContextGuard, KeyValue, Value};
 
-use crate::conventions::{Section, honeyhive, otel};
+use crate::conventions::{honeyhive, otel};
 use crate::enrich::{Enrichment, apply};
 use crate::event_type::EventType;
 use crate::tracer::Tracer;
@@ -258,15 +258,6 @@ impl Span {
     pub fn enrich(&self, f: impl FnOnce(&mut Enrichment)) {
         if self.recording {
             apply(&self.cx.span(), f);
-        }
-    }
-
-    /// Records a captured input as `honeyhive_inputs.<name>`.
-    pub fn record_input(&self, name: &'static str, value: Option<Value>) {
-        if let Some(value) = value {
-            self.enrich(|e| {
-                e.section(Section::Inputs, name, value);
-            });
         }
     }
 
