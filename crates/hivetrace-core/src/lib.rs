@@ -57,6 +57,7 @@
 #[doc(hidden)]
 pub mod __private;
 pub mod capture;
+pub mod clock;
 mod config;
 pub mod conventions;
 mod enrich;
