@@ -1,0 +1,400 @@
+//! The W3C Baggage header: parse and format, with percent-encoding and properties.
+//!
+//! ```text
+//! baggage-string =  list-member 0*179( OWS "," OWS list-member )
+//! list-member    =  key OWS "=" OWS value *( OWS ";" OWS property )
+//! property       =  key OWS "=" OWS value / key OWS
+//! key            =  token                       ; RFC 7230
+//! value          =  *baggage-octet              ; %x21 / %x23-2B / %x2D-3A / %x3C-5B / %x5D-7E
+//! ```
+//!
+//! Values are percent-decoded as UTF-8, invalid sequences becoming U+FFFD as the spec says;
+//! `+` is a plus sign, as the spec says. When writing, every octet outside `baggage-octet`,
+//! `%` itself, and `+` are percent-encoded: the spec allows encoding any octet, and the Python
+//! SDK decodes with `unquote_plus`, which would read a bare `+` as a space.
+//! Properties are kept as written (`p1=v1;p2`) in the entry's
+//! [`BaggageMetadata`](opentelemetry::baggage::BaggageMetadata).
+//!
+//! Limits: every baggage of up to 64 members and 8192 bytes (the spec's minimum that platforms
+//! must propagate) round-trips whole. Beyond them, whole members are dropped, never cut; parsing
+//! stops after the grammar's 180 members. An invalid member is dropped; the others are kept.
+
+use opentelemetry::Context;
+use opentelemetry::baggage::{Baggage, BaggageExt, KeyValueMetadata};
+use opentelemetry::{Key, StringValue};
+
+use crate::error::{Error, Result, excerpt};
+pub use crate::percent::{percent_decode, percent_encode};
+use crate::traceparent::trim_ows;
+
+/// The most members kept (the spec's minimum that must be propagated; also `Baggage`'s cap).
+pub const MAX_BAGGAGE_MEMBERS: usize = 64;
+/// The most bytes of baggage written, and of keys, values and properties kept.
+pub const MAX_BAGGAGE_BYTES: usize = 8192;
+/// The most members the grammar allows; parsing stops there.
+const MAX_GRAMMAR_MEMBERS: usize = 180;
+
+/// One parsed list member, borrowing the header: key, still-encoded value, raw properties.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RawMember<'a> {
+    /// The key (an RFC 7230 token).
+    pub key: &'a str,
+    /// The value as written, percent-encoded.
+    pub value: &'a [u8],
+    /// The properties as written, `;`-separated, without the leading `;` (may be empty).
+    pub properties: &'a [u8],
+    /// Whether the properties need normalising (whitespace around `;` or `=`).
+    normalize: bool,
+}
+
+impl RawMember<'_> {
+    /// The value, percent-decoded (invalid UTF-8 becomes U+FFFD).
+    pub fn decoded_value(&self) -> String {
+        percent_decode(self.value)
+    }
+
+    /// The decoded value, reference-counted: span processors copy baggage values onto every
+    /// span, and cloning a shared string costs no allocation.
+    pub(crate) fn shared_value(&self) -> std::sync::Arc<str> {
+        if self.value.contains(&b'%') {
+            std::sync::Arc::from(percent_decode(self.value))
+        } else {
+            std::sync::Arc::from(ascii(self.value))
+        }
+    }
+
+    /// Whether the properties have whitespace to remove before they are stored.
+    pub(crate) fn needs_normalizing(&self) -> bool {
+        self.normalize
+    }
+
+    /// The properties without optional whitespace: `p1=v1;p2`.
+    pub fn properties(&self) -> String {
+        if !self.normalize {
+            return ascii(self.properties).to_owned();
+        }
+        let mut out = String::with_capacity(self.properties.len());
+        for property in self.properties.split(|&b| b == b';') {
+            if !out.is_empty() {
+                out.push(';');
+            }
+            let property = trim_ows(property);
+            match property.iter().position(|&b| b == b'=') {
+                Some(eq) => {
+                    out.push_str(ascii(trim_ows(&property[..eq])));
+                    out.push('=');
+                    out.push_str(ascii(trim_ows(&property[eq + 1..])));
+                }
+                None => out.push_str(ascii(property)),
+            }
+        }
+        out
+    }
+}
+
+/// Parses one list member (surrounding whitespace allowed).
+///
+/// ```
+/// use hivetrace_correlation::baggage::parse_member;
+/// let m = parse_member(b" user.id = u%2042 ;ttl=60").unwrap();
+/// assert_eq!((m.key, m.decoded_value().as_str(), m.properties().as_str()), ("user.id", "u 42", "ttl=60"));
+/// assert!(parse_member(b"no value").is_err());
+/// ```
+pub fn parse_member(member: &[u8]) -> Result<RawMember<'_>> {
+    raw_member(member).map_err(|reason| Error::InvalidBaggage {
+        member: excerpt(member),
+        reason,
+    })
+}
+
+/// [`parse_member`] without building an error: invalid members are common input, and a
+/// dropped member should cost no allocation.
+pub(crate) fn raw_member(member: &[u8]) -> Result<RawMember<'_>, &'static str> {
+    // One pass: token, OWS, '=', OWS, octets, OWS, then ';' and the properties or the end.
+    let member = trim_ows(member);
+    let skip_ows = |mut i: usize| {
+        while i < member.len() && matches!(member[i], b' ' | b'\t') {
+            i += 1;
+        }
+        i
+    };
+    let mut i = 0;
+    while i < member.len() && TCHAR[member[i] as usize] {
+        i += 1;
+    }
+    let key = &member[..i];
+    if key.is_empty() {
+        return Err("key is not an RFC 7230 token");
+    }
+    i = skip_ows(i);
+    if member.get(i) != Some(&b'=') {
+        return Err("key is not a token followed by '='");
+    }
+    i = skip_ows(i + 1);
+    let value_start = i;
+    while i < member.len() && is_baggage_octet(member[i]) {
+        i += 1;
+    }
+    let value = &member[value_start..i];
+    i = skip_ows(i);
+    let has_properties = member.get(i) == Some(&b';');
+    let properties = match member.get(i) {
+        // An empty slice inside `member`, so callers can locate it by address.
+        None => &member[member.len()..],
+        Some(b';') => &member[i + 1..],
+        Some(_) => {
+            return Err("value has a character that must be percent-encoded");
+        }
+    };
+    let mut normalize = false;
+    if has_properties {
+        for property in properties.split(|&b| b == b';') {
+            let trimmed = trim_ows(property);
+            let ok = match trimmed.iter().position(|&b| b == b'=') {
+                Some(eq) => {
+                    let (k, v) = (&trimmed[..eq], &trimmed[eq + 1..]);
+                    normalize |= trim_ows(k).len() != k.len() || trim_ows(v).len() != v.len();
+                    is_token(trim_ows(k)) && trim_ows(v).iter().all(|&b| is_baggage_octet(b))
+                }
+                None => is_token(trimmed),
+            };
+            if !ok {
+                return Err("a property breaks the grammar");
+            }
+            normalize |= trimmed.len() != property.len();
+        }
+    }
+    Ok(RawMember {
+        key: ascii(key),
+        value,
+        properties,
+        normalize,
+    })
+}
+
+/// Parses the baggage of one request from its `baggage` header values, in order.
+///
+/// Never fails: invalid members are dropped; a later duplicate key replaces an earlier one.
+///
+/// ```
+/// use hivetrace_correlation::baggage::parse_baggage;
+/// let bag = parse_baggage([&b"user.id=u-42,tier=pro%20plus;ttl=60, bad key=1"[..]]);
+/// assert_eq!(bag.len(), 2);
+/// assert_eq!(bag.get("tier").map(|v| v.as_str()), Some("pro plus"));
+/// ```
+pub fn parse_baggage<'a, I>(values: I) -> Baggage
+where
+    I: IntoIterator<Item = &'a [u8]>,
+{
+    let mut baggage = Baggage::new();
+    let mut seen = 0;
+    'values: for value in values {
+        for member in value.split(|&b| b == b',') {
+            if trim_ows(member).is_empty() {
+                continue;
+            }
+            seen += 1;
+            if seen > MAX_GRAMMAR_MEMBERS {
+                break 'values;
+            }
+            let Ok(m) = raw_member(member) else {
+                continue;
+            };
+            // `Baggage` itself refuses members past 64 and past 8192 bytes, whole.
+            baggage.insert_with_metadata(m.key.to_owned(), m.shared_value(), m.properties());
+        }
+    }
+    baggage
+}
+
+/// Appends the `baggage` value of `baggage` to `out`: keys as they are, values
+/// percent-encoded, properties after `;`. Members that do not fit in 8192 bytes, and members
+/// whose key or properties break the grammar, are left out whole.
+pub fn write_baggage(baggage: &Baggage, out: &mut Vec<u8>) {
+    let start = out.len();
+    for (key, (value, metadata)) in baggage {
+        let key = key.as_str().as_bytes();
+        if !is_token(key) {
+            continue;
+        }
+        let properties = metadata.as_str().trim().trim_start_matches(';').as_bytes();
+        let properties_ok = properties.is_empty() || parse_member_properties_ok(properties);
+        let member_start = out.len();
+        if member_start > start {
+            out.push(b',');
+        }
+        out.extend_from_slice(key);
+        out.push(b'=');
+        percent_encode(value.as_str().as_bytes(), out);
+        if properties_ok && !properties.is_empty() {
+            out.push(b';');
+            out.extend_from_slice(properties);
+        }
+        if out.len() - start > MAX_BAGGAGE_BYTES {
+            out.truncate(member_start);
+        }
+    }
+}
+
+fn parse_member_properties_ok(properties: &[u8]) -> bool {
+    properties.split(|&b| b == b';').all(|property| {
+        let property = trim_ows(property);
+        match property.iter().position(|&b| b == b'=') {
+            Some(eq) => {
+                is_token(trim_ows(&property[..eq]))
+                    && trim_ows(&property[eq + 1..])
+                        .iter()
+                        .all(|&b| is_baggage_octet(b))
+            }
+            None => is_token(property),
+        }
+    })
+}
+
+/// `cx` with its baggage plus the given entries (which replace entries of the same key).
+///
+/// `Baggage` is not `Clone`; this copies the entries once into a new one.
+///
+/// ```
+/// use hivetrace_correlation::baggage::with_entries;
+/// use opentelemetry::baggage::BaggageExt;
+/// let cx = with_entries(&opentelemetry::Context::new(), [("a", "1")]);
+/// let cx = with_entries(&cx, [("b", "2"), ("a", "3")]);
+/// assert_eq!(cx.baggage().get("a").map(|v| v.as_str()), Some("3"));
+/// assert_eq!(cx.baggage().len(), 2);
+/// ```
+pub fn with_entries<K, V>(cx: &Context, entries: impl IntoIterator<Item = (K, V)>) -> Context
+where
+    K: Into<Key>,
+    V: Into<StringValue>,
+{
+    let existing = cx
+        .baggage()
+        .iter()
+        .map(|(k, (v, m))| KeyValueMetadata::new(k.clone(), v.clone(), m.clone()));
+    let added = entries
+        .into_iter()
+        .map(|(k, v)| KeyValueMetadata::new(k, v, ""));
+    cx.with_baggage(existing.chain(added).collect::<Baggage>())
+}
+
+/// Whether `key` is an RFC 7230 token: one or more of `!#$%&'*+-.^_`|~`, digits and letters.
+pub fn is_token(key: &[u8]) -> bool {
+    !key.is_empty() && key.iter().all(|&b| TCHAR[b as usize])
+}
+
+const TCHAR: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        table[b] = c.is_ascii_alphanumeric()
+            || matches!(
+                c,
+                b'!' | b'#'
+                    | b'$'
+                    | b'%'
+                    | b'&'
+                    | b'\''
+                    | b'*'
+                    | b'+'
+                    | b'-'
+                    | b'.'
+                    | b'^'
+                    | b'_'
+                    | b'`'
+                    | b'|'
+                    | b'~'
+            );
+        b += 1;
+    }
+    table
+};
+
+/// `baggage-octet = %x21 / %x23-2B / %x2D-3A / %x3C-5B / %x5D-7E`.
+#[inline]
+pub(crate) const fn is_baggage_octet(b: u8) -> bool {
+    matches!(b, 0x21 | 0x23..=0x2b | 0x2d..=0x3a | 0x3c..=0x5b | 0x5d..=0x7e)
+}
+
+/// Bytes the grammar checks already proved ASCII.
+fn ascii(bytes: &[u8]) -> &str {
+    std::str::from_utf8(bytes).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use opentelemetry::baggage::BaggageMetadata;
+
+    fn written(baggage: &Baggage) -> String {
+        let mut out = Vec::new();
+        write_baggage(baggage, &mut out);
+        String::from_utf8(out).expect("ascii")
+    }
+
+    #[test]
+    fn parses_members_with_whitespace_and_properties() {
+        let bag = parse_baggage([&b" a = 1 ; p1 = x ;p2 , b=%E2%9C%93,c="[..]]);
+        assert_eq!(
+            bag.get_with_metadata("a"),
+            Some(&("1".into(), BaggageMetadata::from("p1=x;p2")))
+        );
+        assert_eq!(bag.get("b").map(|v| v.as_str()), Some("\u{2713}"));
+        assert_eq!(bag.get("c").map(|v| v.as_str()), Some(""));
+    }
+
+    #[test]
+    fn drops_invalid_members_only() {
+        let bag =
+            parse_baggage([&b"ok=1,no-equals,bad key=2,x=has space,y=q\"uote,p=1;;,q=1;,z=2"[..]]);
+        let mut keys: Vec<&str> = bag.iter().map(|(k, _)| k.as_str()).collect();
+        keys.sort();
+        assert_eq!(keys, ["ok", "z"]);
+    }
+
+    #[test]
+    fn writes_and_reads_back() {
+        let mut bag = Baggage::new();
+        bag.insert_with_metadata("user.id", "u 42", "ttl=60");
+        bag.insert("k", "v,=;%");
+        let header = written(&bag);
+        let back = parse_baggage([header.as_bytes()]);
+        assert_eq!(back.len(), 2);
+        for (k, v) in &bag {
+            assert_eq!(back.get_with_metadata(k.as_str()), Some(v));
+        }
+    }
+
+    #[test]
+    fn keeps_64_members_and_8192_bytes() {
+        let header: Vec<String> = (0..70).map(|i| format!("k{i}=v")).collect();
+        let bag = parse_baggage([header.join(",").as_bytes()]);
+        assert_eq!(bag.len(), MAX_BAGGAGE_MEMBERS);
+
+        // One member of exactly 8192 bytes of key and value survives, and is written whole.
+        let big = "x".repeat(MAX_BAGGAGE_BYTES - 3 - 1);
+        let header = format!("key={big}");
+        assert_eq!(header.len(), MAX_BAGGAGE_BYTES);
+        let bag = parse_baggage([header.as_bytes()]);
+        assert_eq!(bag.len(), 1);
+        assert_eq!(written(&bag), header);
+    }
+
+    #[test]
+    fn writing_leaves_out_members_past_the_byte_limit_whole() {
+        let mut bag = Baggage::new();
+        bag.insert("a", "\u{e9}".repeat(2000)); // 4000 bytes, 12000 encoded
+        bag.insert("b", "small");
+        let header = written(&bag);
+        assert_eq!(header, "b=small");
+    }
+
+    #[test]
+    fn stops_after_the_grammar_limit() {
+        let mut members: Vec<String> = (0..180).map(|_| "bad key=1".to_owned()).collect();
+        members.push("late=1".to_owned());
+        let bag = parse_baggage([members.join(",").as_bytes()]);
+        assert!(bag.is_empty());
+    }
+}

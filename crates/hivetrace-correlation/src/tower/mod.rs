@@ -1,0 +1,105 @@
+//! tower middleware (feature `tower`): one trace across HTTP services.
+//!
+//! - [`ServerLayer`]: continues the caller's trace from the request headers, starts a SERVER
+//!   span with OpenTelemetry's HTTP attributes (`http.request.method`, `url.path`,
+//!   `http.route` when known, `http.response.status_code`, `error.type`), sets the request id
+//!   (a valid `x-request-id`, else a valid `request.id` in the incoming baggage, else a
+//!   UUIDv7) in the baggage and in the request's extensions,
+//!   echoes it on the response, keeps the span current while the inner service runs, and ends
+//!   the span when the response body ends (streamed bodies included).
+//! - [`ClientLayer`]: a CLIENT span per request (ended when the response head arrives, with
+//!   `http.response.status_code`, and `error.type` for 4xx/5xx), `traceparent`/`tracestate`/
+//!   `baggage` and `x-request-id` injected.
+//!
+//! ```
+//! use hivetrace_correlation::tower::{ClientLayer, ServerLayer};
+//! use tower::{Layer, ServiceExt};
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let tracer = hivetrace_core::Tracer::builder().console_writer(std::io::sink()).build()?;
+//! let handler = tower::service_fn(|_req: http::Request<String>| async {
+//!     Ok::<_, std::convert::Infallible>(http::Response::new(String::from("ok")))
+//! });
+//! let server = ServerLayer::new(tracer.clone())
+//!     .route(|_method, uri| (uri.path() == "/chat").then_some("/chat".into()))
+//!     .layer(handler);
+//! let response = server.oneshot(http::Request::new(String::new())).await?;
+//! assert!(response.headers().contains_key("x-request-id"));
+//!
+//! // Outgoing: wrap the HTTP client service the same way.
+//! let client_layer = ClientLayer::new(tracer);
+//! # let _ = client_layer;
+//! # Ok(()) }
+//! ```
+
+mod body;
+mod client_future;
+mod client_layer;
+mod client_service;
+mod server_future;
+mod server_layer;
+mod server_service;
+
+pub use body::TracedBody;
+pub use client_future::ClientResponseFuture;
+pub use client_layer::ClientLayer;
+pub use client_service::Client;
+pub use server_future::ServerResponseFuture;
+pub use server_layer::{RouteFn, ServerLayer};
+pub use server_service::Server;
+
+/// OpenTelemetry's HTTP semantic-convention keys written by the layers.
+pub mod attributes {
+    /// The request method (`_OTHER` for a method not in RFC 9110).
+    pub const HTTP_REQUEST_METHOD: &str = "http.request.method";
+    /// The method as sent, when it is not a standard one.
+    pub const HTTP_REQUEST_METHOD_ORIGINAL: &str = "http.request.method_original";
+    /// The response status code.
+    pub const HTTP_RESPONSE_STATUS_CODE: &str = "http.response.status_code";
+    /// The matched route template, low-cardinality.
+    pub const HTTP_ROUTE: &str = "http.route";
+    /// The path of the request.
+    pub const URL_PATH: &str = "url.path";
+    /// The scheme, when known.
+    pub const URL_SCHEME: &str = "url.scheme";
+    /// The full URL of a client request.
+    pub const URL_FULL: &str = "url.full";
+    /// The server's host name, on client spans.
+    pub const SERVER_ADDRESS: &str = "server.address";
+    /// The server's port, on client spans.
+    pub const SERVER_PORT: &str = "server.port";
+    /// The class of error: the status code for 5xx (server) and 4xx/5xx (client), or the type
+    /// of the service's error.
+    pub const ERROR_TYPE: &str = hivetrace_core::conventions::otel::ERROR_TYPE;
+}
+
+/// The method as a `'static` string when it is a standard one, so span names and attributes
+/// of ordinary requests cost no allocation.
+pub(crate) fn method_name(method: &http::Method) -> std::borrow::Cow<'static, str> {
+    use http::Method;
+    let name = match *method {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
+        Method::PATCH => "PATCH",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        Method::CONNECT => "CONNECT",
+        Method::TRACE => "TRACE",
+        // Semantic conventions: an unknown method is reported as `_OTHER`, so a client cannot
+        // create unbounded span names.
+        _ => "_OTHER",
+    };
+    std::borrow::Cow::Borrowed(name)
+}
+
+/// `my_crate::Error` → `Error`, for `error.type`.
+pub(crate) fn short_type_name<E: ?Sized>() -> &'static str {
+    let full = std::any::type_name::<E>();
+    let head = full.split('<').next().unwrap_or(full);
+    match head.rfind("::") {
+        Some(i) => &full[i + 2..],
+        None => full,
+    }
+}

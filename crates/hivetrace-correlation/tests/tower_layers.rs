@@ -1,0 +1,301 @@
+//! The server and client layers: context extracted and injected, HTTP attributes, request ids
+//! set and echoed, the server span ended by the end of the response body, poll_ready honoured.
+#![cfg(feature = "tower")]
+
+mod support;
+
+use std::convert::Infallible;
+use std::task::{Context as TaskContext, Poll};
+
+use bytes::Bytes;
+use futures_util::StreamExt;
+use hivetrace_core::Instrument;
+use hivetrace_correlation::RequestId;
+use hivetrace_correlation::tower::{ClientLayer, ServerLayer};
+use http::{Request, Response, StatusCode};
+use http_body_util::{BodyExt, Full, StreamBody};
+use opentelemetry::trace::{SpanKind, Status};
+use support::{attr, count, finished, is_child, named, tracer};
+use tower::{Layer, Service, ServiceExt};
+
+const PARENT: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+
+#[tokio::test]
+async fn server_continues_the_trace_and_echoes_the_request_id() {
+    let (tracer, exporter) = tracer();
+    let inner_tracer = tracer.clone();
+    let handler = tower::service_fn(move |req: Request<Full<Bytes>>| {
+        let tracer = inner_tracer.clone();
+        async move {
+            let seen = req.extensions().get::<RequestId>().cloned();
+            assert_eq!(
+                seen,
+                RequestId::current(),
+                "the request id is in the context"
+            );
+            drop(tracer.span("handler.work").start());
+            Ok::<_, Infallible>(Response::new(Full::new(Bytes::from("hello"))))
+        }
+    });
+    let service = ServerLayer::new(tracer.clone())
+        .route(|_, uri| {
+            uri.path()
+                .starts_with("/users/")
+                .then_some("/users/{id}".into())
+        })
+        .layer(handler);
+    let request = Request::get("/users/42")
+        .header("traceparent", PARENT)
+        .header("x-request-id", "req-abc")
+        .body(Full::new(Bytes::new()))
+        .expect("request");
+    let response = service.oneshot(request).await.expect("infallible");
+    assert_eq!(response.headers()["x-request-id"], "req-abc");
+    let body = response
+        .into_body()
+        .collect()
+        .await
+        .expect("body")
+        .to_bytes();
+    assert_eq!(body, "hello");
+
+    let spans = finished(&tracer, &exporter);
+    let server = named(&spans, "GET /users/{id}");
+    assert_eq!(server.span_kind, SpanKind::Server);
+    assert_eq!(
+        server.span_context.trace_id().to_string(),
+        "4bf92f3577b34da6a3ce929d0e0e4736"
+    );
+    assert_eq!(server.parent_span_id.to_string(), "00f067aa0ba902b7");
+    assert!(server.parent_span_is_remote);
+    assert_eq!(attr(server, "http.request.method").as_deref(), Some("GET"));
+    assert_eq!(attr(server, "url.path").as_deref(), Some("/users/42"));
+    assert_eq!(attr(server, "http.route").as_deref(), Some("/users/{id}"));
+    assert_eq!(
+        attr(server, "http.response.status_code").as_deref(),
+        Some("200")
+    );
+    assert_eq!(attr(server, "request.id").as_deref(), Some("req-abc"));
+    assert_eq!(count(server, "request.id"), 1);
+    let work = named(&spans, "handler.work");
+    assert!(is_child(work, server));
+    assert_eq!(attr(work, "request.id").as_deref(), Some("req-abc"));
+}
+
+#[tokio::test]
+async fn invalid_request_ids_are_replaced_and_server_errors_recorded() {
+    let (tracer, exporter) = tracer();
+    let handler = tower::service_fn(|_req: Request<Full<Bytes>>| async {
+        let mut response = Response::new(Full::new(Bytes::new()));
+        *response.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
+        Ok::<_, Infallible>(response)
+    });
+    let service = ServerLayer::new(tracer.clone()).layer(handler);
+    let request = Request::post("/chat")
+        .header("traceparent", "00-not-a-valid-header")
+        .header("x-request-id", "has spaces and <tags>")
+        .body(Full::new(Bytes::new()))
+        .expect("request");
+    let response = service.oneshot(request).await.expect("infallible");
+    let echoed = response.headers()["x-request-id"]
+        .to_str()
+        .expect("ascii")
+        .to_owned();
+    assert_ne!(echoed, "has spaces and <tags>");
+    assert_eq!(
+        uuid::Uuid::parse_str(&echoed).map(|u| u.get_version_num()),
+        Ok(7)
+    );
+    drop(response);
+
+    let spans = finished(&tracer, &exporter);
+    let server = named(&spans, "POST");
+    assert_eq!(
+        server.parent_span_id.to_string(),
+        "0000000000000000",
+        "a new trace"
+    );
+    assert_eq!(attr(server, "request.id"), Some(echoed));
+    assert_eq!(attr(server, "error.type").as_deref(), Some("503"));
+    assert!(matches!(server.status, Status::Error { .. }));
+}
+
+#[tokio::test]
+async fn a_request_id_in_baggage_is_kept_when_the_header_is_missing() {
+    let (tracer, _exporter) = tracer();
+    let handler = tower::service_fn(|_req: Request<Full<Bytes>>| async {
+        Ok::<_, Infallible>(Response::new(Full::new(Bytes::new())))
+    });
+    let service = ServerLayer::new(tracer).layer(handler);
+    let request = Request::get("/")
+        .header("baggage", "request.id=req-from-baggage")
+        .body(Full::new(Bytes::new()))
+        .expect("request");
+    let response = service.oneshot(request).await.expect("infallible");
+    assert_eq!(response.headers()["x-request-id"], "req-from-baggage");
+}
+
+#[tokio::test]
+async fn unknown_methods_are_reported_as_other() {
+    let (tracer, exporter) = tracer();
+    let handler = tower::service_fn(|_req: Request<Full<Bytes>>| async {
+        Ok::<_, Infallible>(Response::new(Full::new(Bytes::new())))
+    });
+    let service = ServerLayer::new(tracer.clone()).layer(handler);
+    let request = Request::builder()
+        .method("BREW")
+        .uri("/pot")
+        .body(Full::new(Bytes::new()))
+        .expect("request");
+    drop(service.oneshot(request).await.expect("infallible"));
+    let spans = finished(&tracer, &exporter);
+    let server = named(&spans, "HTTP");
+    assert_eq!(
+        attr(server, "http.request.method").as_deref(),
+        Some("_OTHER")
+    );
+    assert_eq!(
+        attr(server, "http.request.method_original").as_deref(),
+        Some("BREW")
+    );
+}
+
+#[tokio::test]
+async fn the_server_span_ends_when_a_streamed_body_ends() {
+    let (tracer, exporter) = tracer();
+    let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(4);
+    let rx = std::sync::Arc::new(std::sync::Mutex::new(Some(rx)));
+    let handler = tower::service_fn(move |_req: Request<Full<Bytes>>| {
+        let rx = rx.lock().expect("lock").take().expect("one request");
+        async move {
+            let stream = futures_util::stream::unfold(rx, |mut rx| async move {
+                let chunk = rx.recv().await?;
+                Some((Ok::<_, Infallible>(http_body::Frame::data(chunk)), rx))
+            });
+            Ok::<_, Infallible>(Response::new(StreamBody::new(stream.boxed())))
+        }
+    });
+    let service = ServerLayer::new(tracer.clone()).layer(handler);
+    let request = Request::get("/stream")
+        .body(Full::new(Bytes::new()))
+        .expect("request");
+    let response = service.oneshot(request).await.expect("infallible");
+    let mut body = response.into_body();
+
+    tx.send(Bytes::from("first")).await.expect("send");
+    let frame = body.frame().await.expect("a frame").expect("ok");
+    assert_eq!(frame.into_data().expect("data"), "first");
+    assert!(
+        finished(&tracer, &exporter).is_empty(),
+        "the span is still open while the body streams"
+    );
+
+    tx.send(Bytes::from("last")).await.expect("send");
+    drop(tx);
+    let rest = body.collect().await.expect("body").to_bytes();
+    assert_eq!(rest, "last");
+    let spans = finished(&tracer, &exporter);
+    let server = named(&spans, "GET");
+    assert_eq!(
+        attr(server, "http.response.status_code").as_deref(),
+        Some("200")
+    );
+}
+
+#[tokio::test]
+async fn client_injects_its_span_and_the_request_id() {
+    let (tracer, exporter) = tracer();
+    let downstream = tower::service_fn(|req: Request<Full<Bytes>>| async move {
+        let mut response = Response::new(Full::new(Bytes::new()));
+        *response.status_mut() = StatusCode::NOT_FOUND;
+        // Hand the request headers back to the test.
+        *response.headers_mut() = req.headers().clone();
+        Ok::<_, Infallible>(response)
+    });
+    let client = ClientLayer::new(tracer.clone()).layer(downstream);
+    let cx = RequestId::parse("req-out")
+        .expect("valid")
+        .in_context(&opentelemetry::Context::new());
+    let caller = tracer.span("caller").parent(&cx).start();
+    let request = Request::get("http://backend.local:8080/v1/answer")
+        .body(Full::new(Bytes::new()))
+        .expect("request");
+    let response = client
+        .oneshot(request)
+        .with_context(caller.context().clone())
+        .await
+        .expect("infallible");
+    drop(caller);
+    let sent = response.headers();
+    assert_eq!(sent["x-request-id"], "req-out");
+    assert!(
+        sent["baggage"]
+            .to_str()
+            .expect("ascii")
+            .contains("request.id=req-out")
+    );
+
+    let spans = finished(&tracer, &exporter);
+    let client_span = named(&spans, "GET");
+    assert_eq!(client_span.span_kind, SpanKind::Client);
+    assert!(is_child(client_span, named(&spans, "caller")));
+    let traceparent = sent["traceparent"].to_str().expect("ascii");
+    let expected = format!(
+        "00-{}-{}-01",
+        client_span.span_context.trace_id(),
+        client_span.span_context.span_id()
+    );
+    assert_eq!(traceparent, expected);
+    assert_eq!(
+        attr(client_span, "server.address").as_deref(),
+        Some("backend.local")
+    );
+    assert_eq!(attr(client_span, "server.port").as_deref(), Some("8080"));
+    assert_eq!(
+        attr(client_span, "http.response.status_code").as_deref(),
+        Some("404")
+    );
+    assert_eq!(attr(client_span, "error.type").as_deref(), Some("404"));
+}
+
+/// A service that may be called only after `poll_ready` said so; clones start unready.
+struct MustBeReady {
+    ready: bool,
+}
+
+impl Clone for MustBeReady {
+    fn clone(&self) -> Self {
+        MustBeReady { ready: false }
+    }
+}
+
+impl Service<Request<Full<Bytes>>> for MustBeReady {
+    type Response = Response<Full<Bytes>>;
+    type Error = Infallible;
+    type Future = std::future::Ready<Result<Self::Response, Infallible>>;
+
+    fn poll_ready(&mut self, _cx: &mut TaskContext<'_>) -> Poll<Result<(), Infallible>> {
+        self.ready = true;
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, _req: Request<Full<Bytes>>) -> Self::Future {
+        assert!(self.ready, "called without poll_ready");
+        self.ready = false;
+        std::future::ready(Ok(Response::new(Full::new(Bytes::new()))))
+    }
+}
+
+#[tokio::test]
+async fn both_layers_call_the_service_that_was_made_ready() {
+    let (tracer, _exporter) = tracer();
+    let mut server = ServerLayer::new(tracer.clone()).layer(MustBeReady { ready: false });
+    let mut client = ClientLayer::new(tracer).layer(MustBeReady { ready: false });
+    for _ in 0..2 {
+        let req = || Request::new(Full::new(Bytes::new()));
+        let response = server.ready().await.expect("ready").call(req()).await;
+        assert!(response.is_ok());
+        let response = client.ready().await.expect("ready").call(req()).await;
+        assert!(response.is_ok());
+    }
+}
