@@ -3,14 +3,22 @@
 //! Tracing for LLM applications on OpenTelemetry: the facade over hivetrace's crates.
 //! Depend on this crate and pick features; everything is re-exported from here.
 //!
-//! Today it re-exports [`hivetrace-core`](hivetrace_core): the [`Tracer`], spans with
-//! [`EventType`]s, [`enrich_span`] / [`enrich_session`], the conventions, the exporters. The
-//! sampling, correlation, resilience, metrics and routing crates join behind features as they
-//! land.
+//! It re-exports [`hivetrace-core`](hivetrace_core) at the top: the [`Tracer`], spans with
+//! [`EventType`]s, [`enrich_span`] / [`enrich_session`], the conventions, the exporters. Each
+//! layer-1 crate joins as a module behind a feature of the same name.
 //!
-//! Features: `macros` (default: `#[trace]`, `#[trace_impl]`), `sampling` (the samplers, as
-//! `hivetrace::sampling`), `grpc` (OTLP over gRPC),
-//! `testing` (the SDK's in-memory exporter), `native-tls` (default in core: HTTPS export).
+//! | feature | what it adds |
+//! |---|---|
+//! | `macros` (default) | `#[trace]`, `#[trace_impl]` |
+//! | `sampling` | `hivetrace::sampling`: consistent (OTEP 235), keyed, allow-list, rate-limited, adaptive, rules |
+//! | `correlation` | `hivetrace::correlation`: W3C propagation, request ids, sessions, context across tasks |
+//! | `resilience` | `hivetrace::resilience`: circuit breaker, retry, resilient exporter, guarded start |
+//! | `metrics` | `hivetrace::metrics`: span metrics, Prometheus families, `/metrics`, resource usage |
+//! | `routing` | `hivetrace::routing`: blue-green, canary, header tiers, rollout plans |
+//! | `tower` | the tower layers of every enabled crate |
+//! | `prometheus` | `prometheus_client` collectors of every enabled crate that owns state |
+//! | `grpc` | OTLP over gRPC |
+//! | `testing` | the SDK's in-memory exporter |
 //!
 //! ```
 //! // The macros use the global tracer unless given `tracer = ...`.
@@ -45,6 +53,18 @@ pub use hivetrace_core::*;
 /// Samplers: consistent (OTEP 235), keyed, allow-list, rate-limited, adaptive, rules, observed.
 #[cfg(feature = "sampling")]
 pub use hivetrace_sampling as sampling;
+
+/// W3C trace context and baggage, request ids, sessions, context across tasks and services.
+#[cfg(feature = "correlation")]
+pub use hivetrace_correlation as correlation;
+
+/// Tracing metrics: Prometheus families with exemplars, `/metrics`, percentiles, resource usage.
+#[cfg(feature = "metrics")]
+pub use hivetrace_metrics as metrics;
+
+/// Deployment routing: blue-green environments, sticky canary, header tiers, rollout plans.
+#[cfg(feature = "routing")]
+pub use hivetrace_routing as routing;
 
 /// Traces a function: a span with its inputs, output, errors and timing.
 /// See [`hivetrace_macros`](https://docs.rs/hivetrace-macros) for the options.
