@@ -87,9 +87,24 @@ pub(crate) fn traced(
         let expr = &f.expr;
         quote_spanned!(expr.span()=> #krate::__private::field(#key, &(#expr)))
     });
+    let __ht_resources = local("__ht_resources");
+    // Declared after the span, so it writes its attributes before the span ends.
+    let resources = opts.metrics_path().map(|metrics| {
+        quote! {
+            let #__ht_resources = #metrics::resources::ResourceGuard::start(&#__ht_span);
+        }
+    });
     let start = quote! {
         let #__ht_span = #krate::__private::start(#tracer, #name, #event_type, || [#(#fields),*]);
+        #resources
     };
+    // A function returning a future measures the future's run, not its construction.
+    let move_resources = opts.resources.is_some().then(|| {
+        quote! {
+            #[allow(clippy::redundant_locals)]
+            let #__ht_resources = #__ht_resources;
+        }
+    });
 
     let capture_inputs = opts.capture_inputs.unwrap_or(true) && opts.skip_all.is_none();
     let inputs: Vec<TokenStream> = if capture_inputs {
@@ -150,6 +165,7 @@ pub(crate) fn traced(
         // completes, current only while it is polled.
         let wrapped = quote_spanned! {block_span=>
             async move {
+                #move_resources
                 #[allow(clippy::let_unit_value)]
                 let #__ht_ret = #krate::__private::Instrument::with_context(
                     #__ht_fut,

@@ -30,6 +30,12 @@
 //! - `metadata(key = expr, ...)`, `config(key = expr, ...)`: enrichment written at start.
 //! - `err`: an `Err` is recorded as the span's error (status, `exception` event,
 //!   `honeyhive_error`, error type). `ret`: capture the output even where `capture` says not to.
+//! - `resources`: the CPU time (thread and process) and resident memory (before, after, delta)
+//!   the call used, as `honeyhive_metrics.resource.*` attributes, measured only when the span
+//!   records (a few `/proc` reads, about 10-20 µs: for coarse spans). Needs `hivetrace-metrics`:
+//!   the facade's `metrics` feature, or the `hivetrace_metrics` crate as a dependency
+//!   (`resources = path` names it where it is re-exported elsewhere). A function returning a
+//!   future measures the future's run.
 //! - `tracer = expr`: the [`Tracer`](../hivetrace_core/struct.Tracer.html) to use (a `Tracer` or
 //!   `&Tracer`); default the global one, and no span at all when none is installed.
 //! - `crate = path`: where `hivetrace_core`'s items are (`crate = hivetrace` under the facade).

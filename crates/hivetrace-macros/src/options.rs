@@ -81,6 +81,8 @@ pub(crate) struct Options {
     pub(crate) ret: Option<Span>,
     pub(crate) tracer: Option<Expr>,
     pub(crate) krate: Option<Path>,
+    /// `resources` or `resources = path::to::hivetrace_metrics`: CPU time and RSS on the span.
+    pub(crate) resources: Option<Option<Path>>,
     /// `#[trace(skip)]` on a method in `#[trace_impl]`: do not trace it.
     pub(crate) opt_out: Option<Span>,
     /// `#[trace_impl(all)]`: trace private methods too.
@@ -109,6 +111,25 @@ impl Options {
         }
     }
 
+    /// Where `hivetrace_metrics`' items are, for `resources`: the path given to `resources = ...`,
+    /// else `::hivetrace_metrics` when the generated code names `::hivetrace_core`, else
+    /// `<crate>::metrics` (the facade's module, feature `metrics`).
+    pub(crate) fn metrics_path(&self) -> Option<TokenStream> {
+        let explicit = self.resources.as_ref()?;
+        Some(match (explicit, &self.krate) {
+            (Some(path), _) => path.to_token_stream(),
+            (None, Some(krate))
+                if krate
+                    .segments
+                    .last()
+                    .is_none_or(|s| s.ident != "hivetrace_core") =>
+            {
+                quote::quote!(#krate::metrics)
+            }
+            (None, _) => quote::quote!(::hivetrace_metrics),
+        })
+    }
+
     /// `self`'s options, with `defaults` filling what `self` leaves unset (for methods of a
     /// `#[trace_impl]` block).
     pub(crate) fn or(mut self, defaults: &Options) -> Options {
@@ -135,6 +156,9 @@ impl Options {
         }
         if self.krate.is_none() {
             self.krate = defaults.krate.clone();
+        }
+        if self.resources.is_none() {
+            self.resources = defaults.resources.clone();
         }
         if self.metadata.is_empty() {
             self.metadata = defaults.metadata.clone();
@@ -332,16 +356,18 @@ fn parse_options(input: ParseStream<'_>, place: Place) -> syn::Result<Options> {
                 o.all = Some(span);
             }
             "resources" => {
-                return Err(syn::Error::new(
-                    span,
-                    "`resources` (CPU time and RSS per span) arrives with hivetrace-metrics and is not available yet",
-                ));
+                o.resources = Some(if input.peek(Token![=]) {
+                    input.parse::<Token![=]>()?;
+                    Some(input.call(Path::parse_mod_style)?)
+                } else {
+                    None
+                });
             }
             _ => {
                 return Err(syn::Error::new(
                     span,
                     format!(
-                        "unknown option `{name}`: expected one of name, event_type, skip, skip_all, capture, fields, metadata, config, err, ret, tracer, crate{}",
+                        "unknown option `{name}`: expected one of name, event_type, skip, skip_all, capture, fields, metadata, config, err, ret, resources, tracer, crate{}",
                         if place == Place::Impl { ", all" } else { "" }
                     ),
                 ));

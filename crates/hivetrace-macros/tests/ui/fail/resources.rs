@@ -1,8 +1,0 @@
-use hivetrace_macros::trace;
-
-#[trace(resources)]
-fn f() {}
-
-fn main() {
-    f();
-}
