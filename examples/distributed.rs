@@ -42,7 +42,7 @@ async fn main() -> Result<(), BoxError> {
     let tracer = Tracer::builder()
         .service_name("distributed-demo")
         .exporter(Exporter::custom(collected.clone()))
-        .span_processor(BaggageSpanProcessor::new())
+        .observer(BaggageSpanProcessor::new())
         .batch(BatchConfig::default().scheduled_delay(Duration::from_millis(100)))
         .build()?;
 

@@ -185,7 +185,7 @@ fn run() -> Result<(), Box<dyn Error>> {
         // An application would use TracerBuilder::from_env() to export its spans.
         .console_writer(std::io::sink())
         .sampler(ParentBased::new(ConsistentProbabilitySampler::new(0.5)?))
-        .span_processor(metrics.clone())
+        .observer(metrics.clone())
         .build()?;
 
     let mut registry = Registry::default();

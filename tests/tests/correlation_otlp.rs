@@ -24,7 +24,7 @@ fn incoming_context_and_ids_reach_every_exported_span() {
         .session_id("tracer-default-session")
         .conventions(Conventions::all())
         .endpoint(receiver.traces_url())
-        .span_processor(BaggageSpanProcessor::new())
+        .observer(BaggageSpanProcessor::new())
         .build()
         .expect("a valid configuration");
 

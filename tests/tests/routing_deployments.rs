@@ -26,7 +26,7 @@ fn each_tier_reaches_its_own_environment_endpoint() {
             };
             Tracer::builder()
                 .endpoint(url.clone())
-                .span_processor(TierSpanProcessor)
+                .observer(TierSpanProcessor)
         })
         .environment(
             Environment::new("stable")

@@ -136,6 +136,7 @@ pub struct TracerBuilder {
     pub(crate) max_attribute_len: Option<usize>,
     pub(crate) conventions: Option<Conventions>,
     pub(crate) processors: Vec<Box<dyn SpanProcessor>>,
+    pub(crate) observers: Vec<Box<dyn crate::SpanObserver>>,
     /// Set while resolving: the endpoint is HoneyHive's (from the API URL or key).
     honeyhive_destination: bool,
 }
@@ -192,6 +193,7 @@ impl TracerBuilder {
             max_attribute_len: None,
             conventions: None,
             processors: Vec::new(),
+            observers: Vec::new(),
             honeyhive_destination: false,
         }
     }
@@ -351,8 +353,20 @@ impl TracerBuilder {
     }
 
     /// Another span processor, run before hivetrace's own (which exports).
+    ///
+    /// The SDK gives each processor its own copy of every ended span once there are several;
+    /// a hook that hivetrace's crates provide as a [`SpanObserver`](crate::SpanObserver) is
+    /// cheaper added with [`observer`](Self::observer).
     pub fn span_processor(mut self, processor: impl SpanProcessor + 'static) -> Self {
         self.processors.push(Box::new(processor));
+        self
+    }
+
+    /// A hook called by hivetrace's own processor when each span starts and ends, with no
+    /// copy of the span (see [`SpanObserver`](crate::SpanObserver)). Observers run in the
+    /// order they were added.
+    pub fn observer(mut self, observer: impl crate::SpanObserver) -> Self {
+        self.observers.push(Box::new(observer));
         self
     }
 
@@ -587,6 +601,7 @@ impl TracerBuilder {
             conventions,
             destination,
             processors: std::mem::take(&mut self.processors),
+            observers: std::mem::take(&mut self.observers),
         })
     }
 
@@ -685,4 +700,5 @@ pub(crate) struct Resolved {
     pub(crate) conventions: Conventions,
     pub(crate) destination: ResolvedDestination,
     pub(crate) processors: Vec<Box<dyn SpanProcessor>>,
+    pub(crate) observers: Vec<Box<dyn crate::SpanObserver>>,
 }

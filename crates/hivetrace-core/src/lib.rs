@@ -68,6 +68,7 @@ pub mod exporter;
 mod finish;
 mod global;
 mod instrument;
+mod observer;
 mod processor;
 mod secret;
 mod span;
@@ -84,6 +85,7 @@ pub use enrich::{EnrichKey, EnrichValue, Enrichment, enrich_session, enrich_span
 pub use error::{Error, Result};
 pub use event_type::{EventType, ParseEventTypeError};
 pub use instrument::{Instrument, Instrumented, WithContext};
+pub use observer::SpanObserver;
 pub use processor::BatchConfig;
 pub use secret::Secret;
 pub use span::{Span, SpanBuilder, SpanGuard};

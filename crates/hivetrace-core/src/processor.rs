@@ -24,6 +24,7 @@ use opentelemetry::Context;
 use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
 use opentelemetry_sdk::trace::{Span, SpanData, SpanExporter as _, SpanProcessor};
 
+use crate::SpanObserver;
 use crate::error::{Error, Result};
 use crate::exporter::Exporter;
 use crate::finish::Finisher;
@@ -121,6 +122,9 @@ struct Pipeline {
     control: mpsc::Sender<Control>,
     worker: Mutex<Option<JoinHandle<()>>>,
     flush_timeout: Duration,
+    /// Hooks called on start and end with no copy of the span (the SDK would clone it for
+    /// each extra processor).
+    observers: Box<[Box<dyn SpanObserver>]>,
 }
 
 impl fmt::Debug for HivetraceProcessor {
@@ -142,6 +146,7 @@ impl HivetraceProcessor {
         batch: BatchConfig,
         export_deadline: Duration,
         flush_timeout: Duration,
+        observers: Vec<Box<dyn SpanObserver>>,
     ) -> Result<Self> {
         let shared = Arc::new(Shared {
             queue: ArrayQueue::new(batch.queue_size()),
@@ -173,6 +178,7 @@ impl HivetraceProcessor {
                 control,
                 worker: Mutex::new(Some(handle)),
                 flush_timeout,
+                observers: observers.into_boxed_slice(),
             }),
         })
     }
@@ -235,11 +241,17 @@ impl HivetraceProcessor {
 }
 
 impl SpanProcessor for HivetraceProcessor {
-    fn on_start(&self, _span: &mut Span, _cx: &Context) {
+    fn on_start(&self, span: &mut Span, cx: &Context) {
         Counters::bump(&self.inner.shared.counters.started, 1);
+        for observer in &self.inner.observers {
+            observer.on_start(span, cx);
+        }
     }
 
     fn on_end(&self, span: SpanData) {
+        for observer in &self.inner.observers {
+            observer.on_end(&span);
+        }
         let shared = &*self.inner.shared;
         if !span.span_context.is_sampled() {
             Counters::bump(&shared.counters.unsampled, 1);

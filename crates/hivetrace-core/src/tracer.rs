@@ -290,6 +290,7 @@ pub(crate) fn build(mut builder: TracerBuilder) -> Result<Tracer> {
         conventions,
         destination,
         processors,
+        observers,
     } = resolved;
 
     let resource = Resource::builder_empty()
@@ -338,8 +339,14 @@ pub(crate) fn build(mut builder: TracerBuilder) -> Result<Tracer> {
     // The exporter bounds its own requests by the export timeout (retries included); the outer
     // deadline leaves it a moment to report its own error first.
     let export_deadline = export_timeout + Duration::from_millis(500);
-    let processor =
-        HivetraceProcessor::start(exporter, finisher, batch, export_deadline, flush_timeout)?;
+    let processor = HivetraceProcessor::start(
+        exporter,
+        finisher,
+        batch,
+        export_deadline,
+        flush_timeout,
+        observers,
+    )?;
     let pipeline = processor.clone();
 
     let extra_processors = !processors.is_empty();

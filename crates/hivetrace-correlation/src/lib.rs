@@ -31,7 +31,7 @@
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! let tracer = hivetrace_core::Tracer::builder()
 //!     .console_writer(std::io::sink())
-//!     .span_processor(BaggageSpanProcessor::new()) // request.id, session.id on every span
+//!     .observer(BaggageSpanProcessor::new()) // request.id, session.id on every span
 //!     .build()?;
 //!
 //! // Server side: continue the caller's trace, with a request id and the user's session.

@@ -26,7 +26,7 @@ use crate::session::{SESSION_ID_KEY, SESSION_NAME_KEY};
 /// let processor = BaggageSpanProcessor::new().copy("user.id").copy_as("tenant", "app.tenant");
 /// let tracer = hivetrace_core::Tracer::builder()
 ///     .console_writer(std::io::sink())
-///     .span_processor(processor)
+///     .observer(processor)
 ///     .build()?;
 /// # drop(tracer); Ok(()) }
 /// ```
@@ -98,6 +98,20 @@ impl Default for BaggageSpanProcessor {
     }
 }
 
+/// The cheaper way to attach it to a hivetrace tracer ([`TracerBuilder::observer`]): the SDK
+/// then makes no copy of each ended span for it.
+///
+/// [`TracerBuilder::observer`]: hivetrace_core::TracerBuilder::observer
+impl hivetrace_core::SpanObserver for BaggageSpanProcessor {
+    fn on_start(&self, span: &mut Span, cx: &Context) {
+        SpanProcessor::on_start(self, span, cx);
+    }
+}
+
+/// For any OpenTelemetry provider. Beside another processor the SDK clones each ended span
+/// for it; with a hivetrace tracer prefer [`TracerBuilder::observer`].
+///
+/// [`TracerBuilder::observer`]: hivetrace_core::TracerBuilder::observer
 impl SpanProcessor for BaggageSpanProcessor {
     fn on_start(&self, span: &mut Span, cx: &Context) {
         let baggage = cx.baggage();

@@ -228,7 +228,7 @@ fn tracer(metrics: Option<&MetricsProcessor>) -> Tracer {
         .exporter(Exporter::custom(Discard))
         .batch(BatchConfig::default().max_queue_size(65_536));
     if let Some(metrics) = metrics {
-        builder = builder.span_processor(metrics.clone());
+        builder = builder.observer(metrics.clone());
     }
     builder.build().expect("bench tracer builds")
 }

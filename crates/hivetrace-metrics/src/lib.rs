@@ -5,7 +5,7 @@
 //! bucket to a trace, plus the CPU time and memory a span used.
 //!
 //! - [`MetricsProcessor`]: an OpenTelemetry `SpanProcessor` (give a clone to
-//!   `TracerBuilder::span_processor`). Counts, error rate and [error types](UNKNOWN_ERROR_TYPE),
+//!   `TracerBuilder::observer`, or `span_processor` on any provider). Counts, error rate and [error types](UNKNOWN_ERROR_TYPE),
 //!   latency mean/p50/p95/p99 over the lifetime and a recent [window](MetricsProcessorBuilder::window),
 //!   uptime; [`snapshot`](MetricsProcessor::snapshot) returns a serde-serializable
 //!   [`MetricsSnapshot`], [`reset`](MetricsProcessor::reset) starts over.
@@ -45,7 +45,7 @@
 //! let metrics = MetricsProcessor::builder().namespace("honeyhive").build()?;
 //! let tracer = Tracer::builder()
 //!     .console_writer(std::io::sink()) // or TracerBuilder::from_env()
-//!     .span_processor(metrics.clone())
+//!     .observer(metrics.clone())
 //!     .build()?;
 //!
 //! tracer.span("chat").start().end();

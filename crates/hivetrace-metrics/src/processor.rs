@@ -49,7 +49,7 @@ pub const UNKNOWN_ERROR_TYPE: &str = "unknown";
 /// let metrics = MetricsProcessor::builder().build()?;
 /// let tracer = Tracer::builder()
 ///     .console_writer(std::io::sink())
-///     .span_processor(metrics.clone())
+///     .observer(metrics.clone())
 ///     .build()?;
 /// tracer.span("chat").start().end();
 /// tracer.span("chat").start().record_error_message("RateLimited", "429 from the provider");
@@ -266,6 +266,20 @@ fn error_type(span: &SpanData) -> Option<Cow<'_, str>> {
     failed.then(|| kind.unwrap_or(Cow::Borrowed(UNKNOWN_ERROR_TYPE)))
 }
 
+/// The cheaper way to attach it to a hivetrace tracer ([`TracerBuilder::observer`]): it reads
+/// each ended span where it is, with no copy.
+///
+/// [`TracerBuilder::observer`]: hivetrace_core::TracerBuilder::observer
+impl hivetrace_core::SpanObserver for MetricsProcessor {
+    fn on_end(&self, span: &SpanData) {
+        self.record(span);
+    }
+}
+
+/// For any OpenTelemetry provider. Beside another processor the SDK clones each ended span
+/// for it; with a hivetrace tracer prefer [`TracerBuilder::observer`].
+///
+/// [`TracerBuilder::observer`]: hivetrace_core::TracerBuilder::observer
 impl SpanProcessor for MetricsProcessor {
     fn on_start(&self, _span: &mut Span, _cx: &Context) {}
 

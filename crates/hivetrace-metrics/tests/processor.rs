@@ -181,7 +181,7 @@ fn through_a_tracer_a_quarter_sample_estimates_the_true_count() {
     let tracer = Tracer::builder()
         .exporter(exporter)
         .sampler(QuarterSampler)
-        .span_processor(metrics.clone())
+        .observer(metrics.clone())
         .build()
         .unwrap();
     const SPANS: u32 = 20_000;

@@ -146,7 +146,7 @@ fn prometheus_scrapes_the_workload_and_finds_its_series() {
     let metrics = MetricsProcessor::builder().build().unwrap();
     let tracer = Tracer::builder()
         .console_writer(std::io::sink())
-        .span_processor(metrics.clone())
+        .observer(metrics.clone())
         .build()
         .unwrap();
     let mut registry = Registry::default();

@@ -177,7 +177,7 @@ impl fmt::Debug for UpstreamRouter {
 /// A span processor that writes `deployment.tier` on every span started in a context whose
 /// baggage carries the tier, so child spans, not only the request's root, show their tier.
 ///
-/// Add it with `TracerBuilder::span_processor(TierSpanProcessor)`. Spans started without the
+/// Add it with `TracerBuilder::observer(TierSpanProcessor)` (or as a span processor on any provider). Spans started without the
 /// baggage entry cost one context lookup.
 ///
 /// ```
@@ -186,7 +186,7 @@ impl fmt::Debug for UpstreamRouter {
 /// # fn main() -> Result<(), hivetrace_core::Error> {
 /// let tracer = hivetrace_core::Tracer::builder()
 ///     .console_writer(std::io::sink())
-///     .span_processor(TierSpanProcessor)
+///     .observer(TierSpanProcessor)
 ///     .build()?;
 /// let cx = Decision::new(Tier::CANARY, TierSource::Header).with_baggage(&opentelemetry::Context::new());
 /// let span = tracer.span("handle").parent(&cx).start(); // gets deployment.tier = canary
@@ -195,6 +195,14 @@ impl fmt::Debug for UpstreamRouter {
 /// ```
 #[derive(Clone, Copy, Debug, Default)]
 pub struct TierSpanProcessor;
+
+/// The cheaper way to attach it to a hivetrace tracer (`TracerBuilder::observer`): the SDK
+/// then makes no copy of each ended span for it.
+impl hivetrace_core::SpanObserver for TierSpanProcessor {
+    fn on_start(&self, span: &mut SdkSpan, cx: &Context) {
+        SpanProcessor::on_start(self, span, cx);
+    }
+}
 
 impl SpanProcessor for TierSpanProcessor {
     fn on_start(&self, span: &mut SdkSpan, cx: &Context) {

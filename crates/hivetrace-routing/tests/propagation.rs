@@ -52,7 +52,7 @@ fn downstream_services_honour_the_edge_decision_instead_of_choosing_again() {
     let exporter = InMemorySpanExporter::default();
     let tracer = Tracer::builder()
         .exporter(exporter.clone())
-        .span_processor(TierSpanProcessor)
+        .observer(TierSpanProcessor)
         .build()
         .unwrap();
     let root = tracer.span("handle").parent(&cx).start();

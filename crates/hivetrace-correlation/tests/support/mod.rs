@@ -11,7 +11,7 @@ pub(crate) fn tracer() -> (hivetrace_core::Tracer, InMemorySpanExporter) {
     let exporter = InMemorySpanExporter::default();
     let tracer = hivetrace_core::Tracer::builder()
         .exporter(exporter.clone())
-        .span_processor(BaggageSpanProcessor::new())
+        .observer(BaggageSpanProcessor::new())
         .build()
         .expect("a tracer with an in-memory exporter builds");
     (tracer, exporter)

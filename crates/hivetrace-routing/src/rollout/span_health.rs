@@ -27,7 +27,7 @@ use crate::tier::Tier;
 /// let health = HealthRecorder::new();
 /// let tracer = hivetrace_core::Tracer::builder()
 ///     .console_writer(std::io::sink())
-///     .span_processor(HealthSpanProcessor::new(health.clone()))
+///     .observer(HealthSpanProcessor::new(health.clone()))
 ///     .build()?;
 /// let span = tracer.span("handle").start();
 /// Decision::new(Tier::CANARY, TierSource::Percentage).record(&span);
@@ -49,10 +49,33 @@ impl HealthSpanProcessor {
     }
 }
 
+/// The cheaper way to attach it to a hivetrace tracer (`TracerBuilder::observer`): it reads
+/// each ended span where it is, with no copy.
+impl hivetrace_core::SpanObserver for HealthSpanProcessor {
+    fn on_end(&self, span: &SpanData) {
+        self.observe(span);
+    }
+}
+
 impl SpanProcessor for HealthSpanProcessor {
     fn on_start(&self, _span: &mut SdkSpan, _cx: &Context) {}
 
     fn on_end(&self, span: SpanData) {
+        self.observe(&span);
+    }
+
+    fn force_flush(&self) -> OTelSdkResult {
+        Ok(())
+    }
+
+    fn shutdown_with_timeout(&self, _timeout: Duration) -> OTelSdkResult {
+        Ok(())
+    }
+}
+
+impl HealthSpanProcessor {
+    /// Feeds the recorder from one ended span that carries a routing decision.
+    fn observe(&self, span: &SpanData) {
         let mut tier = None;
         let mut decided = false;
         for kv in &span.attributes {
@@ -72,14 +95,6 @@ impl SpanProcessor for HealthSpanProcessor {
         let ok = !matches!(span.status, Status::Error { .. });
         self.recorder.record(&tier, latency, ok);
     }
-
-    fn force_flush(&self) -> OTelSdkResult {
-        Ok(())
-    }
-
-    fn shutdown_with_timeout(&self, _timeout: Duration) -> OTelSdkResult {
-        Ok(())
-    }
 }
 
 #[cfg(test)]
@@ -94,7 +109,7 @@ mod tests {
         let health = HealthRecorder::new();
         let tracer = hivetrace_core::Tracer::builder()
             .console_writer(std::io::sink())
-            .span_processor(HealthSpanProcessor::new(health.clone()))
+            .observer(HealthSpanProcessor::new(health.clone()))
             .build()
             .unwrap();
         for (tier, fail) in [
