@@ -125,11 +125,29 @@ impl Receiver {
     pub fn try_with_responses<R: Into<Reply>>(
         replies: impl IntoIterator<Item = R>,
     ) -> std::io::Result<Receiver> {
-        let listener = StdListener::bind((Ipv4Addr::LOCALHOST, 0))?;
+        Receiver::try_on_port(0, replies)
+    }
+
+    /// Starts a receiver on `127.0.0.1:port` (0: any free port), answering from `replies`:
+    /// to bring a backend back where an exporter already points (after
+    /// [`closed_port`](crate::closed_port), or a receiver dropped to simulate an outage).
+    ///
+    /// ```
+    /// use hivetrace_tests::{closed_port, Receiver};
+    /// let port = closed_port();
+    /// let receiver = Receiver::try_on_port(port, [200]).expect("the port is free");
+    /// assert_eq!(receiver.addr().port(), port);
+    /// ```
+    pub fn try_on_port<R: Into<Reply>>(
+        port: u16,
+        replies: impl IntoIterator<Item = R>,
+    ) -> std::io::Result<Receiver> {
+        let listener = StdListener::bind((Ipv4Addr::LOCALHOST, port))?;
         listener.set_nonblocking(true)?;
         let addr = listener.local_addr()?;
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_io()
+            .enable_time()
             .build()?;
         let shared = Arc::new(Shared {
             log: Mutex::new(Log {
@@ -346,6 +364,13 @@ async fn handle(
         reply
     };
     shared.arrived.notify_all();
+    if reply.hangs() {
+        // Until the client hangs up or the receiver stops (its runtime drops this task).
+        std::future::pending::<()>().await;
+    }
+    if !reply.delay().is_zero() {
+        tokio::time::sleep(reply.delay()).await;
+    }
 
     let status = StatusCode::from_u16(reply.code()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let mut response = if reply.is_success() {

@@ -2,8 +2,8 @@
 
 use std::time::Duration;
 
-/// An answer the [`Receiver`](crate::Receiver) gives to one export request: a status code and,
-/// optionally, a `Retry-After` header.
+/// An answer the [`Receiver`](crate::Receiver) gives to one export request: a status code,
+/// optionally a `Retry-After` header, optionally after a delay, or no answer at all (a hang).
 ///
 /// Success answers (2xx) carry an empty `ExportTraceServiceResponse` in the request's
 /// encoding, as a collector does; other answers carry a short text body.
@@ -21,6 +21,8 @@ use std::time::Duration;
 pub struct Reply {
     code: u16,
     retry_after_seconds: Option<u64>,
+    delay_millis: u64,
+    hang: bool,
 }
 
 impl Reply {
@@ -30,7 +32,47 @@ impl Reply {
         Reply {
             code,
             retry_after_seconds: None,
+            delay_millis: 0,
+            hang: false,
         }
+    }
+
+    /// No answer ever: the request is recorded (as status 0) and the connection left open
+    /// until the client gives up or the receiver stops.
+    ///
+    /// ```
+    /// let hang = hivetrace_tests::Reply::hang();
+    /// assert!(hang.hangs() && !hang.is_success());
+    /// ```
+    pub const fn hang() -> Self {
+        Reply {
+            code: 0,
+            retry_after_seconds: None,
+            delay_millis: 0,
+            hang: true,
+        }
+    }
+
+    /// Answers only after `delay` (a slow backend).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let slow = hivetrace_tests::Reply::ok().delayed(Duration::from_millis(150));
+    /// assert_eq!(slow.delay(), Duration::from_millis(150));
+    /// ```
+    pub const fn delayed(mut self, delay: Duration) -> Self {
+        self.delay_millis = delay.as_millis() as u64;
+        self
+    }
+
+    /// Whether the receiver never answers.
+    pub const fn hangs(&self) -> bool {
+        self.hang
+    }
+
+    /// How long the receiver waits before answering.
+    pub const fn delay(&self) -> Duration {
+        Duration::from_millis(self.delay_millis)
     }
 
     /// `200 OK`.
@@ -56,7 +98,7 @@ impl Reply {
 
     /// Whether the code is a success (2xx): the exporter's data was accepted.
     pub const fn is_success(&self) -> bool {
-        self.code >= 200 && self.code < 300
+        !self.hang && self.code >= 200 && self.code < 300
     }
 }
 

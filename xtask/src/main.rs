@@ -2,8 +2,9 @@
 //!
 //! `cargo xtask ci` runs, in order: rustfmt check, clippy with `-D warnings`, the workspace
 //! tests with all features, rustdoc with `-D warnings`, and the `quickstart` example, checking
-//! that it exits 0 and wrote spans to its local trace file, then the `custom_sampler` example.
-//! `cargo xtask bench` runs the criterion benches (span API, `#[trace]`, samplers).
+//! that it exits 0 and wrote spans to its local trace file, then the other examples (each exits
+//! non-zero when it did not see what it demonstrates).
+//! `cargo xtask bench` runs the criterion benches of every crate.
 
 use std::env;
 use std::path::{Path, PathBuf};
@@ -81,18 +82,34 @@ fn ci() -> Result<(), String> {
             .env("RUSTDOCFLAGS", "-D warnings"),
     )?;
     quickstart()?;
-    run(
-        "custom_sampler example",
-        cargo().args([
-            "run",
-            "--quiet",
-            "--package",
-            "hivetrace-examples",
-            "--example",
-            "custom_sampler",
-        ]),
-    )
+    for example in EXAMPLES {
+        run(
+            &format!("{example} example"),
+            cargo()
+                .args([
+                    "run",
+                    "--quiet",
+                    "--package",
+                    "hivetrace-examples",
+                    "--example",
+                    example,
+                ])
+                // The monitoring example serves /metrics for a while; two seconds show it.
+                .env("MONITORING_SECONDS", "2"),
+        )?;
+    }
+    Ok(())
 }
+
+/// The examples CI runs besides the quickstart: each exits 0 only when it saw what it
+/// demonstrates.
+const EXAMPLES: [&str; 5] = [
+    "custom_sampler",
+    "distributed",
+    "canary",
+    "monitoring",
+    "resilient_export",
+];
 
 /// Runs the quickstart with no configuration and checks the file it wrote.
 fn quickstart() -> Result<(), String> {
@@ -137,10 +154,14 @@ fn quickstart() -> Result<(), String> {
 }
 
 fn bench(extra: &[String]) -> Result<(), String> {
-    let targets: [(&str, &[&str]); 3] = [
+    let targets: [(&str, &[&str]); 7] = [
         ("hivetrace-core", &["--bench", "span"]),
         ("hivetrace-macros", &["--bench", "trace"]),
         ("hivetrace-sampling", &["--benches"]),
+        ("hivetrace-correlation", &["--benches"]),
+        ("hivetrace-resilience", &["--benches"]),
+        ("hivetrace-metrics", &["--benches"]),
+        ("hivetrace-routing", &["--benches"]),
     ];
     for (package, selection) in targets {
         run(

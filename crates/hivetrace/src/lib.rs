@@ -58,6 +58,10 @@ pub use hivetrace_sampling as sampling;
 #[cfg(feature = "correlation")]
 pub use hivetrace_correlation as correlation;
 
+/// Circuit breaker, traced retry with backoff and budget, span export that survives outages.
+#[cfg(feature = "resilience")]
+pub use hivetrace_resilience as resilience;
+
 /// Tracing metrics: Prometheus families with exemplars, `/metrics`, percentiles, resource usage.
 #[cfg(feature = "metrics")]
 pub use hivetrace_metrics as metrics;

@@ -1,0 +1,479 @@
+//! The disk spool: append-only segment files of checksummed records, read back in order,
+//! deleted once every record in them is acknowledged, and found again after a restart.
+//!
+//! Layout in the spool directory:
+//! - `seg-<20-digit id>.spool`: the header `HTSPOOL1`, then records `[len: u32 LE]
+//!   [crc32 of payload: u32 LE][payload]`; segments are read in id order;
+//! - `seg-<id>.ack`: how far the segment has been delivered (`offset: u64 LE`, `crc32: u32
+//!   LE`), replaced atomically (write then rename).
+//!
+//! A segment whose header, length or checksum is wrong, or that ends inside a record, is
+//! counted as corrupt and removed; reading goes on with the next one.
+
+use std::collections::VecDeque;
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+
+const HEADER: &[u8; 8] = b"HTSPOOL1";
+const RECORD_HEADER: u64 = 8;
+/// A length above this is corruption, not a batch.
+const MAX_RECORD: u64 = 256 * 1024 * 1024;
+/// Ids start in the middle of the range so segments can also be added before the oldest.
+const FIRST_ID: u64 = 1 << 40;
+
+#[derive(Debug)]
+struct Segment {
+    id: u64,
+    size: u64,
+    /// The offset up to which records are delivered.
+    acked: u64,
+    /// Records not yet delivered.
+    records: u64,
+}
+
+/// A record read from the spool, to be acknowledged once delivered.
+#[derive(Debug)]
+pub(crate) struct Record {
+    pub(crate) payload: Vec<u8>,
+    segment: u64,
+    end: u64,
+}
+
+/// Settings of the spool.
+#[derive(Clone, Debug)]
+pub(crate) struct SpoolConfig {
+    pub(crate) dir: PathBuf,
+    pub(crate) max_bytes: u64,
+    pub(crate) segment_bytes: u64,
+    pub(crate) sync: bool,
+}
+
+/// Why an append did not happen.
+#[derive(Debug)]
+pub(crate) enum AppendError {
+    Full,
+    Io(io::Error),
+}
+
+#[derive(Debug)]
+pub(crate) struct Spool {
+    config: SpoolConfig,
+    segments: VecDeque<Segment>,
+    /// The segment appends go to: the last one, created by this process.
+    writer: Option<(u64, File)>,
+    total_bytes: u64,
+    corrupt_segments: u64,
+}
+
+impl Spool {
+    /// Opens (creating) the spool directory and finds the segments a previous process left.
+    pub(crate) fn open(config: SpoolConfig) -> io::Result<Spool> {
+        fs::create_dir_all(&config.dir)?;
+        let mut ids: Vec<u64> = fs::read_dir(&config.dir)?
+            .filter_map(|e| e.ok())
+            .filter_map(|e| {
+                let name = e.file_name();
+                let name = name.to_str()?;
+                name.strip_prefix("seg-")?
+                    .strip_suffix(".spool")?
+                    .parse()
+                    .ok()
+            })
+            .collect();
+        ids.sort_unstable();
+        let mut spool = Spool {
+            config,
+            segments: VecDeque::new(),
+            writer: None,
+            total_bytes: 0,
+            corrupt_segments: 0,
+        };
+        for id in ids {
+            let size = fs::metadata(spool.segment_path(id))?.len();
+            let acked = spool.read_ack(id).unwrap_or(HEADER.len() as u64).min(size);
+            let records = spool.count_records(id, acked, size);
+            spool.total_bytes += size;
+            spool.segments.push_back(Segment {
+                id,
+                size,
+                acked,
+                records,
+            });
+        }
+        Ok(spool)
+    }
+
+    fn segment_path(&self, id: u64) -> PathBuf {
+        self.config.dir.join(format!("seg-{id:020}.spool"))
+    }
+
+    fn ack_path(&self, id: u64) -> PathBuf {
+        self.config.dir.join(format!("seg-{id:020}.ack"))
+    }
+
+    fn read_ack(&self, id: u64) -> Option<u64> {
+        let bytes = fs::read(self.ack_path(id)).ok()?;
+        let (offset, crc) = bytes.split_at_checked(8)?;
+        let crc = u32::from_le_bytes(crc.get(..4)?.try_into().ok()?);
+        let value = u64::from_le_bytes(offset.try_into().ok()?);
+        (crc32fast::hash(offset) == crc).then_some(value)
+    }
+
+    /// Counts the records after `from` by their lengths (checksums are checked when read).
+    fn count_records(&self, id: u64, mut from: u64, size: u64) -> u64 {
+        let Ok(mut file) = File::open(self.segment_path(id)) else {
+            return 0;
+        };
+        let mut n = 0;
+        let mut header = [0u8; 8];
+        while from + RECORD_HEADER <= size {
+            if file.seek(SeekFrom::Start(from)).is_err() || file.read_exact(&mut header).is_err() {
+                break;
+            }
+            let len = u64::from(u32::from_le_bytes([
+                header[0], header[1], header[2], header[3],
+            ]));
+            from += RECORD_HEADER + len;
+            if from > size {
+                break;
+            }
+            n += 1;
+        }
+        n
+    }
+
+    /// Bytes on disk, delivered records included until their segment is removed.
+    pub(crate) fn bytes(&self) -> u64 {
+        self.total_bytes
+    }
+
+    /// Records waiting.
+    pub(crate) fn records(&self) -> u64 {
+        self.segments.iter().map(|s| s.records).sum()
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.records() == 0
+    }
+
+    /// Corrupt segments found since the last call.
+    pub(crate) fn take_corrupt(&mut self) -> u64 {
+        std::mem::take(&mut self.corrupt_segments)
+    }
+
+    fn record_bytes(payload: &[u8]) -> Vec<u8> {
+        let mut record = Vec::with_capacity(payload.len() + 8);
+        record.extend_from_slice(&(payload.len() as u32).to_le_bytes());
+        record.extend_from_slice(&crc32fast::hash(payload).to_le_bytes());
+        record.extend_from_slice(payload);
+        record
+    }
+
+    fn create_segment(&self, id: u64) -> io::Result<File> {
+        let mut file = OpenOptions::new()
+            .create_new(true)
+            .append(true)
+            .open(self.segment_path(id))?;
+        file.write_all(HEADER)?;
+        Ok(file)
+    }
+
+    fn check_room(&self, adding: u64) -> Result<(), AppendError> {
+        if self.total_bytes + adding > self.config.max_bytes {
+            return Err(AppendError::Full);
+        }
+        Ok(())
+    }
+
+    /// Appends one record after everything spooled.
+    pub(crate) fn append(&mut self, payload: &[u8]) -> Result<(), AppendError> {
+        if payload.len() as u64 > MAX_RECORD {
+            return Err(AppendError::Full);
+        }
+        let record = Self::record_bytes(payload);
+        let roll = match (&self.writer, self.segments.back()) {
+            (Some((id, _)), Some(last)) => last.id != *id || last.size >= self.config.segment_bytes,
+            _ => true,
+        };
+        let header = if roll { HEADER.len() as u64 } else { 0 };
+        self.check_room(record.len() as u64 + header)?;
+        if roll {
+            let id = self.segments.back().map_or(FIRST_ID, |s| s.id + 1);
+            let file = self.create_segment(id).map_err(AppendError::Io)?;
+            self.segments.push_back(Segment {
+                id,
+                size: header,
+                acked: header,
+                records: 0,
+            });
+            self.total_bytes += header;
+            self.writer = Some((id, file));
+        }
+        let (_, file) = self
+            .writer
+            .as_mut()
+            .ok_or_else(|| AppendError::Io(io::Error::other("no spool segment open")))?;
+        file.write_all(&record).map_err(AppendError::Io)?;
+        if self.config.sync {
+            file.sync_data().map_err(AppendError::Io)?;
+        }
+        if let Some(last) = self.segments.back_mut() {
+            last.size += record.len() as u64;
+            last.records += 1;
+        }
+        self.total_bytes += record.len() as u64;
+        Ok(())
+    }
+
+    /// Writes `payloads` into a new segment read before every other: for batches older than
+    /// what is spooled (the memory buffer, at shutdown). All or nothing.
+    pub(crate) fn prepend(&mut self, payloads: &[Vec<u8>]) -> Result<(), AppendError> {
+        if payloads.is_empty() {
+            return Ok(());
+        }
+        let Some(first) = self.segments.front().map(|s| s.id) else {
+            for p in payloads {
+                self.append(p)?;
+            }
+            return Ok(());
+        };
+        let records: Vec<Vec<u8>> = payloads.iter().map(|p| Self::record_bytes(p)).collect();
+        let size = HEADER.len() as u64 + records.iter().map(|r| r.len() as u64).sum::<u64>();
+        self.check_room(size)?;
+        let id = first - 1;
+        let write = || -> io::Result<()> {
+            let mut file = self.create_segment(id)?;
+            for r in &records {
+                file.write_all(r)?;
+            }
+            if self.config.sync {
+                file.sync_data()?;
+            }
+            Ok(())
+        };
+        if let Err(e) = write() {
+            let _ = fs::remove_file(self.segment_path(id));
+            return Err(AppendError::Io(e));
+        }
+        self.segments.push_front(Segment {
+            id,
+            size,
+            acked: HEADER.len() as u64,
+            records: records.len() as u64,
+        });
+        self.total_bytes += size;
+        Ok(())
+    }
+
+    fn is_writer(&self, id: u64) -> bool {
+        self.writer.as_ref().is_some_and(|(w, _)| *w == id)
+    }
+
+    fn remove_front(&mut self, corrupt: bool) {
+        if let Some(seg) = self.segments.pop_front() {
+            if self.is_writer(seg.id) {
+                self.writer = None;
+            }
+            let _ = fs::remove_file(self.segment_path(seg.id));
+            let _ = fs::remove_file(self.ack_path(seg.id));
+            self.total_bytes = self.total_bytes.saturating_sub(seg.size);
+            if corrupt {
+                self.corrupt_segments += 1;
+            }
+        }
+    }
+
+    /// The oldest record not yet delivered, skipping (and counting) corrupt segments.
+    pub(crate) fn peek(&mut self) -> Option<Record> {
+        loop {
+            let seg = self.segments.front()?;
+            let (id, acked, size) = (seg.id, seg.acked, seg.size);
+            if acked >= size {
+                if self.is_writer(id) {
+                    return None;
+                }
+                self.remove_front(false);
+                continue;
+            }
+            match self.read_record(id, acked, size) {
+                Ok(Some(record)) => return Some(record),
+                Ok(None) | Err(_) => self.remove_front(true),
+            }
+        }
+    }
+
+    /// Reads the record at `offset`; `Ok(None)` when it is corrupt or truncated.
+    fn read_record(&self, id: u64, offset: u64, size: u64) -> io::Result<Option<Record>> {
+        let mut file = File::open(self.segment_path(id))?;
+        if offset == HEADER.len() as u64 {
+            let mut header = [0u8; 8];
+            file.read_exact(&mut header)?;
+            if &header != HEADER {
+                return Ok(None);
+            }
+        }
+        if offset + RECORD_HEADER > size {
+            return Ok(None);
+        }
+        file.seek(SeekFrom::Start(offset))?;
+        let mut head = [0u8; 8];
+        file.read_exact(&mut head)?;
+        let len = u64::from(u32::from_le_bytes([head[0], head[1], head[2], head[3]]));
+        let crc = u32::from_le_bytes([head[4], head[5], head[6], head[7]]);
+        let end = offset + RECORD_HEADER + len;
+        if len > MAX_RECORD || end > size {
+            return Ok(None);
+        }
+        let mut payload = vec![0u8; len as usize];
+        file.read_exact(&mut payload)?;
+        if crc32fast::hash(&payload) != crc {
+            return Ok(None);
+        }
+        Ok(Some(Record {
+            payload,
+            segment: id,
+            end,
+        }))
+    }
+
+    /// Marks `record` delivered (or unusable): the next peek reads past it.
+    pub(crate) fn ack(&mut self, record: &Record) -> io::Result<()> {
+        let Some(seg) = self.segments.front_mut() else {
+            return Ok(());
+        };
+        if seg.id != record.segment {
+            return Ok(());
+        }
+        seg.acked = record.end;
+        seg.records = seg.records.saturating_sub(1);
+        let (id, done) = (seg.id, seg.acked >= seg.size);
+        if done && !self.is_writer(id) {
+            self.remove_front(false);
+            return Ok(());
+        }
+        let mut bytes = record.end.to_le_bytes().to_vec();
+        bytes.extend_from_slice(&crc32fast::hash(&record.end.to_le_bytes()).to_le_bytes());
+        write_atomically(&self.ack_path(id), &bytes)
+    }
+
+    pub(crate) fn dir(&self) -> &Path {
+        &self.config.dir
+    }
+}
+
+fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    let tmp = path.with_extension("ack.tmp");
+    fs::write(&tmp, bytes)?;
+    fs::rename(&tmp, path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(dir: &Path) -> SpoolConfig {
+        SpoolConfig {
+            dir: dir.to_path_buf(),
+            max_bytes: 10_000,
+            segment_bytes: 64,
+            sync: false,
+        }
+    }
+
+    fn drain(spool: &mut Spool) -> Vec<Vec<u8>> {
+        let mut out = Vec::new();
+        while let Some(r) = spool.peek() {
+            spool.ack(&r).expect("ack");
+            out.push(r.payload);
+        }
+        out
+    }
+
+    #[test]
+    fn records_come_back_in_order_across_segments_and_restarts() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut spool = Spool::open(config(dir.path())).expect("open");
+        let payloads: Vec<Vec<u8>> = (0..10u8).map(|i| vec![i; 20]).collect();
+        for p in &payloads {
+            spool.append(p).expect("append");
+        }
+        assert!(spool.segments.len() > 2, "small segments roll");
+        assert_eq!(spool.records(), 10);
+        for expected in &payloads[..3] {
+            let r = spool.peek().expect("record");
+            assert_eq!(&r.payload, expected);
+            spool.ack(&r).expect("ack");
+        }
+        drop(spool);
+
+        let mut spool = Spool::open(config(dir.path())).expect("reopen");
+        assert_eq!(spool.records(), 7);
+        spool.prepend(&[vec![99; 5]]).expect("prepend");
+        let rest = drain(&mut spool);
+        assert_eq!(rest[0], vec![99; 5]);
+        assert_eq!(&rest[1..], &payloads[3..]);
+        assert!(spool.is_empty());
+        let left: Vec<_> = fs::read_dir(dir.path()).expect("dir").collect();
+        assert!(left.len() <= 1, "delivered segments are deleted: {left:?}");
+    }
+
+    #[test]
+    fn corrupt_and_truncated_segments_are_skipped_and_counted() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut spool = Spool::open(config(dir.path())).expect("open");
+        for i in 0..6u8 {
+            spool.append(&[i; 30]).expect("append");
+        }
+        drop(spool);
+        let mut files: Vec<PathBuf> = fs::read_dir(dir.path())
+            .expect("dir")
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .collect();
+        files.sort();
+        assert!(files.len() >= 3);
+        // Flip a payload byte in the first segment, cut the second mid-record.
+        let mut first = fs::read(&files[0]).expect("read");
+        let last = first.len() - 1;
+        first[last] ^= 0xff;
+        fs::write(&files[0], first).expect("write");
+        let second = fs::read(&files[1]).expect("read");
+        fs::write(&files[1], &second[..second.len() - 3]).expect("write");
+
+        let mut spool = Spool::open(config(dir.path())).expect("reopen");
+        let got = drain(&mut spool);
+        assert_eq!(spool.take_corrupt(), 2);
+        assert!(got.iter().all(|p| p.len() == 30));
+        assert_eq!(got.last(), Some(&vec![5u8; 30]));
+    }
+
+    #[test]
+    fn the_byte_cap_refuses_appends() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut spool = Spool::open(SpoolConfig {
+            max_bytes: 100,
+            ..config(dir.path())
+        })
+        .expect("open");
+        spool.append(&[1; 40]).expect("fits");
+        assert!(matches!(spool.append(&[2; 60]), Err(AppendError::Full)));
+        assert_eq!(drain(&mut spool), vec![vec![1; 40]]);
+    }
+
+    #[test]
+    fn garbage_files_do_not_crash_the_spool() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        fs::write(
+            dir.path().join(format!("seg-{:020}.spool", 5)),
+            b"not a spool",
+        )
+        .expect("w");
+        fs::write(dir.path().join(format!("seg-{:020}.ack", 5)), b"junk").expect("w");
+        fs::write(dir.path().join("unrelated.txt"), b"x").expect("w");
+        let mut spool = Spool::open(config(dir.path())).expect("open");
+        assert!(spool.peek().is_none());
+        assert_eq!(spool.take_corrupt(), 1);
+        spool.append(b"fresh").expect("append");
+        assert_eq!(drain(&mut spool), vec![b"fresh".to_vec()]);
+    }
+}
