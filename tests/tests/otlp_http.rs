@@ -2,7 +2,7 @@
 
 use std::time::{Duration, Instant};
 
-use hivetrace::exporter::Protocol;
+use hivetrace::exporter::{Protocol, RETRY_AFTER_MARKER};
 use hivetrace::{BatchConfig, EventType, Tracer, enrich_span};
 use hivetrace_tests::proto::Span as ProtoSpan;
 use hivetrace_tests::{Encoding, Receiver, Reply, attributes, closed_port};
@@ -236,6 +236,27 @@ fn retry_after_is_honoured() {
     // A lower bound only: the server asked for a second; sooner would ignore it.
     assert!(gap >= Duration::from_millis(900), "retried after {gap:?}");
     assert_eq!(tracer.stats().exported, 1);
+}
+
+#[test]
+fn a_failed_exports_error_carries_the_servers_retry_after() {
+    // The server asks for a minute, longer than the export may take: the exporter gives up
+    // and says how long the server asked for, for a wrapper (ResilientExporter) to honour.
+    let throttled = || Reply::status(503).retry_after(Duration::from_secs(60));
+    let receiver = Receiver::with_responses([throttled(), throttled(), throttled()]);
+    let tracer = Tracer::builder()
+        .endpoint(receiver.traces_url())
+        .export_timeout(Duration::from_millis(300))
+        .build()
+        .expect("a valid configuration");
+
+    tracer.span("throttled").start().end();
+    let err = tracer.force_flush().expect_err("the server keeps refusing");
+    let message = err.to_string();
+    assert!(
+        message.contains(&format!("{RETRY_AFTER_MARKER}60000 ms)")),
+        "the hint is in the error: {message}"
+    );
 }
 
 #[test]

@@ -160,6 +160,12 @@ fn a_503_with_retry_after_opens_the_breaker_and_the_batch_waits() {
     let (tracer, handle) = setup.tracer(port);
     let mut produced = produce(&tracer, 0..5);
     assert_eq!(handle.breaker().state(), State::Open);
+    // The server's Retry-After (carried in the OTLP exporter's error), not the breaker's own
+    // ten-second wait, sets how long it stays open.
+    assert_eq!(
+        handle.breaker().snapshot().open_remaining,
+        Some(Duration::from_secs(1))
+    );
     assert_eq!(handle.stats().pending_memory_spans, 5);
     let refused = busy.requests();
     assert!(!refused.is_empty() && refused.iter().all(|r| r.status() == 503));

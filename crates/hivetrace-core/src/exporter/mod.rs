@@ -20,7 +20,7 @@ use opentelemetry_sdk::trace::{SpanData, SpanExporter};
 
 pub use console::ConsoleExporter;
 pub use file::{DEFAULT_TRACE_FILE, FileExporter};
-pub use otlp::{OtlpExporter, Protocol};
+pub use otlp::{OtlpExporter, Protocol, RETRY_AFTER_MARKER};
 
 /// Any span exporter a tracer can send to.
 ///

@@ -2,12 +2,14 @@
 
 use std::fmt;
 use std::str::FromStr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use opentelemetry_http::{Bytes, HttpClient, HttpError, Request, Response};
 use opentelemetry_otlp::{WithExportConfig, WithHttpConfig};
 use opentelemetry_sdk::Resource;
-use opentelemetry_sdk::error::OTelSdkResult;
+use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
 use opentelemetry_sdk::trace::{SpanData, SpanExporter};
 
 use crate::error::{Error, Result};
@@ -61,6 +63,9 @@ pub struct OtlpExporter {
     inner: opentelemetry_otlp::SpanExporter,
     endpoint: String,
     protocol: Protocol,
+    /// The server's last `Retry-After` / `retry-after-ms` on a refused request, in
+    /// milliseconds plus one (0: none), written by the HTTP client.
+    retry_after: Arc<AtomicU64>,
     /// gRPC needs a tokio runtime to build and to export; it is owned here so a tracer works
     /// from any thread, inside a runtime or not.
     #[cfg(feature = "grpc")]
@@ -81,6 +86,12 @@ impl OtlpExporter {
     ///
     /// Retries follow the OTLP spec (429, 502, 503, 504 and the retryable gRPC codes, honouring
     /// `Retry-After`), all within `timeout`, which bounds each export call.
+    ///
+    /// When an HTTP export fails and the server's last answer carried `Retry-After` (in
+    /// seconds) or `retry-after-ms`, the error message ends with
+    /// `` (retry after <N> ms)`` ([`RETRY_AFTER_MARKER`]), so a wrapper such as
+    /// hivetrace-resilience's `ResilientExporter` can honour the hint (the SDK's error type
+    /// carries only a message).
     pub fn new(
         endpoint: &str,
         protocol: Protocol,
@@ -99,6 +110,7 @@ impl OtlpExporter {
                     opentelemetry_otlp::Protocol::HttpBinary
                 };
                 let client = ResolvedHeadersClient::new(headers, timeout)?;
+                let retry_after = Arc::clone(&client.retry_after);
                 let inner = opentelemetry_otlp::SpanExporter::builder()
                     .with_http()
                     .with_http_client(client)
@@ -111,6 +123,7 @@ impl OtlpExporter {
                     inner,
                     endpoint: crate::secret::redact_url(endpoint),
                     protocol,
+                    retry_after,
                     #[cfg(feature = "grpc")]
                     runtime: None,
                 })
@@ -159,6 +172,8 @@ impl OtlpExporter {
                     inner,
                     endpoint: crate::secret::redact_url(endpoint),
                     protocol,
+                    // gRPC's RetryInfo stays inside tonic's status; its message names the code.
+                    retry_after: Arc::new(AtomicU64::new(0)),
                     runtime: Some(runtime),
                 })
             }
@@ -187,7 +202,14 @@ impl SpanExporter for OtlpExporter {
         if let Some(runtime) = &self.runtime {
             return runtime.block_on(self.inner.export(batch));
         }
-        self.inner.export(batch).await
+        self.retry_after.store(0, Ordering::Relaxed);
+        let result = self.inner.export(batch).await;
+        match (result, self.retry_after.load(Ordering::Relaxed)) {
+            (Err(OTelSdkError::InternalFailure(message)), hint) if hint > 0 => Err(
+                OTelSdkError::InternalFailure(with_retry_after(message, hint - 1)),
+            ),
+            (result, _) => result,
+        }
     }
 
     fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
@@ -216,6 +238,8 @@ impl SpanExporter for OtlpExporter {
 /// key and bypass `from_env_with`. Setting them here makes hivetrace's resolution final.
 struct ResolvedHeadersClient {
     client: reqwest::blocking::Client,
+    /// See [`OtlpExporter::retry_after`].
+    retry_after: Arc<AtomicU64>,
     headers: http::HeaderMap,
     /// Headers opentelemetry-otlp adds from the process environment that hivetrace's own
     /// resolution did not choose: removed from every request.
@@ -259,6 +283,7 @@ impl ResolvedHeadersClient {
         let unchosen = unchosen_env_headers(&map);
         Ok(ResolvedHeadersClient {
             client,
+            retry_after: Arc::new(AtomicU64::new(0)),
             headers: map,
             unchosen,
         })
@@ -275,8 +300,33 @@ impl HttpClient for ResolvedHeadersClient {
         for (name, value) in &self.headers {
             headers.insert(name.clone(), value.clone());
         }
-        self.client.send_bytes(request).await
+        let response = self.client.send_bytes(request).await?;
+        let hint = if response.status().is_success() {
+            None
+        } else {
+            retry_after_ms(response.headers())
+        };
+        self.retry_after
+            .store(hint.map_or(0, |ms| ms.saturating_add(1)), Ordering::Relaxed);
+        Ok(response)
     }
+}
+
+/// What ends an export error's message when the server asked for a pause: `(retry after `,
+/// the milliseconds, ` ms)`.
+pub const RETRY_AFTER_MARKER: &str = "(retry after ";
+
+fn with_retry_after(mut message: String, ms: u64) -> String {
+    use fmt::Write as _;
+    let _ = write!(message, " {RETRY_AFTER_MARKER}{ms} ms)");
+    message
+}
+
+/// `retry-after-ms`, else `Retry-After` in seconds. The date form is left to the caller's
+/// own backoff: it needs a wall clock, and servers answering OTLP send seconds.
+fn retry_after_ms(headers: &http::HeaderMap) -> Option<u64> {
+    let number = |name: &str| headers.get(name)?.to_str().ok()?.trim().parse::<u64>().ok();
+    number("retry-after-ms").or_else(|| number("retry-after").map(|s| s.saturating_mul(1000)))
 }
 
 /// hivetrace's resolved headers as a map, values marked sensitive (never shown by `Debug`).

@@ -1,5 +1,6 @@
 //! Which export failures are worth retrying, read from the SDK's error.
 
+use hivetrace_core::exporter::RETRY_AFTER_MARKER;
 use opentelemetry_sdk::error::OTelSdkError;
 
 use crate::outcome::Outcome;
@@ -24,8 +25,10 @@ pub const RETRYABLE_GRPC: [&str; 6] = [
 /// 503 and 504, not for other statuses. A network error (refused, reset) and a timeout are
 /// retryable; so are the retryable gRPC codes by name (`Unavailable`, `DeadlineExceeded`,
 /// ...). Anything else (a rejected payload, a shut-down exporter) is a failure not worth
-/// retrying. The SDK's error carries no `Retry-After`, so no hint is returned; an exporter that
-/// has one can supply its own classifier
+/// retrying. The SDK's error carries only a message: hivetrace-core's OTLP exporter ends it
+/// with `(retry after <N> ms)` ([`RETRY_AFTER_MARKER`]) when the server sent `Retry-After` or
+/// `retry-after-ms`, which becomes the outcome's hint. Another exporter that knows more can
+/// supply its own classifier
 /// ([`ResilientExporterBuilder::classify`](super::ResilientExporterBuilder::classify)).
 ///
 /// ```
@@ -36,13 +39,31 @@ pub const RETRYABLE_GRPC: [&str; 6] = [
 /// assert!(classify_export_error(&busy).is_retryable());
 /// let bad = OTelSdkError::InternalFailure("HTTP export failed with status code: 400".into());
 /// assert!(!classify_export_error(&bad).is_retryable());
+/// let hinted = OTelSdkError::InternalFailure(
+///     "HTTP export failed with status code: 429 (retry after 7000 ms)".into(),
+/// );
+/// let o = classify_export_error(&hinted);
+/// assert_eq!(o.retry_after(), Some(std::time::Duration::from_secs(7)));
 /// ```
 pub fn classify_export_error(error: &OTelSdkError) -> Outcome {
     match error {
         OTelSdkError::Timeout(_) => Outcome::retryable_failure(),
         OTelSdkError::AlreadyShutdown => Outcome::failure(),
-        OTelSdkError::InternalFailure(message) => classify_message(message),
+        OTelSdkError::InternalFailure(message) => {
+            let outcome = classify_message(message);
+            match core_hint(message) {
+                Some(hint) if outcome.is_failure() => outcome.with_retry_after(hint),
+                _ => outcome,
+            }
+        }
     }
+}
+
+/// The hint hivetrace-core's OTLP exporter appends: `(retry after <N> ms)`.
+fn core_hint(message: &str) -> Option<std::time::Duration> {
+    let (_, rest) = message.rsplit_once(RETRY_AFTER_MARKER)?;
+    let ms: u64 = rest.strip_suffix(" ms)")?.parse().ok()?;
+    Some(std::time::Duration::from_millis(ms))
 }
 
 fn classify_message(message: &str) -> Outcome {
@@ -125,6 +146,20 @@ mod tests {
         for code in [400, 401, 404, 413, 500] {
             let o = failure(&format!("HTTP export failed with status code: {code}"));
             assert!(o.is_failure() && !o.is_retryable(), "{code}");
+        }
+    }
+
+    #[test]
+    fn the_core_exporters_hint_is_read_and_malformed_ones_ignored() {
+        let o = failure("HTTP export failed with status code: 503 (retry after 1500 ms)");
+        assert!(o.is_retryable());
+        assert_eq!(o.retry_after(), Some(Duration::from_millis(1500)));
+        for malformed in [
+            "status code: 503 (retry after soon ms)",
+            "status code: 503 (retry after 15",
+            "status code: 503 (retry after -1 ms)",
+        ] {
+            assert_eq!(failure(malformed).retry_after(), None, "{malformed}");
         }
     }
 
