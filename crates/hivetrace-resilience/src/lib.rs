@@ -61,7 +61,6 @@
 //! ```
 #![forbid(unsafe_code)]
 
-mod block_on;
 pub mod breaker;
 mod error;
 pub mod exporter;

@@ -24,8 +24,22 @@ impl Wake for Unpark {
     }
 }
 
-/// Polls `future` on this thread until it completes (`Some`) or `deadline` passes (`None`).
-pub(crate) fn block_on_until<F: Future>(future: F, deadline: Instant) -> Option<F::Output> {
+/// Polls `future` on this thread until it completes (`Some`) or `deadline` passes (`None`);
+/// a future still pending at the deadline is dropped, which cancels it.
+///
+/// No runtime is needed: the thread parks until the future's waker or the deadline. This is
+/// how hivetrace's export thread runs each export, and what an exporter wrapper running on
+/// that thread (hivetrace-resilience's) uses for its own waits.
+///
+/// ```
+/// use std::time::{Duration, Instant};
+/// use hivetrace_core::exporter::block_on_until;
+///
+/// let soon = Instant::now() + Duration::from_secs(5);
+/// assert_eq!(block_on_until(async { 7 }, soon), Some(7));
+/// assert_eq!(block_on_until(std::future::pending::<()>(), Instant::now()), None);
+/// ```
+pub fn block_on_until<F: Future>(future: F, deadline: Instant) -> Option<F::Output> {
     let mut future = pin!(future);
     let waker = Waker::from(Arc::new(Unpark(thread::current())));
     let mut cx = Context::from_waker(&waker);

@@ -19,6 +19,7 @@ use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::trace::{SpanData, SpanExporter};
 
 pub use console::ConsoleExporter;
+pub use deadline::block_on_until;
 pub use file::{DEFAULT_TRACE_FILE, FileExporter};
 pub use otlp::{OtlpExporter, Protocol, RETRY_AFTER_MARKER};
 

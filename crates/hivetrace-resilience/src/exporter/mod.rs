@@ -40,6 +40,7 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
+use hivetrace_core::exporter::block_on_until;
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
 use opentelemetry_sdk::trace::{SpanData, SpanExporter};
@@ -49,7 +50,6 @@ pub use classify::{RETRYABLE_GRPC, RETRYABLE_HTTP, classify_export_error, classi
 pub use handle::ExporterHandle;
 pub use stats::ExportStats;
 
-use crate::block_on::block_on_until;
 use crate::breaker::CircuitBreaker;
 use crate::outcome::Outcome;
 use crate::retry::{Attempts, GiveUp, Next, RetryPolicy, Sleeper};
