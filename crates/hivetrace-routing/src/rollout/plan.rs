@@ -201,54 +201,55 @@ impl RolloutPlan {
 
     /// Freezes the plan at its step; ticks do nothing until [`resume`](Self::resume).
     pub fn pause(&self, reason: impl Into<String>) -> Result<RolloutEvent> {
-        let mut s = self.state();
-        self.require(&s, "pause", &[Phase::Running])?;
-        s.phase = Phase::Paused;
-        let event = self.event(TransitionKind::Paused, s.step, true, reason.into());
-        drop(s);
-        self.emit(&event);
-        Ok(event)
+        self.by_hand("pause", &[Phase::Running], |plan, s| {
+            s.phase = Phase::Paused;
+            plan.event(TransitionKind::Paused, s.step, true, reason.into())
+        })
     }
 
     /// Resumes a paused plan; the step's dwell time and the health window start again.
     pub fn resume(&self, reason: impl Into<String>) -> Result<RolloutEvent> {
-        let mut s = self.state();
-        self.require(&s, "resume", &[Phase::Paused])?;
-        s.phase = Phase::Running;
-        s.step_started = self.inner.clock.now_nanos();
-        self.inner.signal.restart_window();
-        let event = self.event(TransitionKind::Resumed, s.step, true, reason.into());
-        drop(s);
-        self.emit(&event);
-        Ok(event)
+        self.by_hand("resume", &[Phase::Paused], |plan, s| {
+            s.phase = Phase::Running;
+            s.step_started = plan.inner.clock.now_nanos();
+            plan.inner.signal.restart_window();
+            plan.event(TransitionKind::Resumed, s.step, true, reason.into())
+        })
     }
 
     /// Goes to the next step now, skipping dwell time and gates (completing after the last).
     /// A paused plan stays paused.
     pub fn promote(&self, reason: impl Into<String>) -> Result<RolloutEvent> {
-        let mut s = self.state();
-        self.require(&s, "promote", &[Phase::Running, Phase::Paused])?;
-        let event = self.next_step(&mut s, TransitionKind::Promoted, true, reason.into());
-        drop(s);
-        self.emit(&event);
-        Ok(event)
+        self.by_hand("promote", &[Phase::Running, Phase::Paused], |plan, s| {
+            plan.next_step(s, TransitionKind::Promoted, true, reason.into())
+        })
     }
 
     /// Goes to 100 % now and completes.
     pub fn promote_fully(&self, reason: impl Into<String>) -> Result<RolloutEvent> {
-        let mut s = self.state();
-        self.require(&s, "promote", &[Phase::Running, Phase::Paused])?;
-        let event = self.finish(&mut s, Phase::Completed, true, reason.into());
-        drop(s);
-        self.emit(&event);
-        Ok(event)
+        self.by_hand("promote", &[Phase::Running, Phase::Paused], |plan, s| {
+            plan.finish(s, Phase::Completed, true, reason.into())
+        })
     }
 
     /// Sends every key back to stable (0 %) now.
     pub fn roll_back(&self, reason: impl Into<String>) -> Result<RolloutEvent> {
+        self.by_hand("roll back", &[Phase::Running, Phase::Paused], |plan, s| {
+            plan.finish(s, Phase::RolledBack, true, reason.into())
+        })
+    }
+
+    /// An operator's transition: checked against the phases that allow it, made under the
+    /// lock, announced after it is released (observers may call back into the plan).
+    fn by_hand(
+        &self,
+        action: &'static str,
+        allowed: &[Phase],
+        transition: impl FnOnce(&Self, &mut State) -> RolloutEvent,
+    ) -> Result<RolloutEvent> {
         let mut s = self.state();
-        self.require(&s, "roll back", &[Phase::Running, Phase::Paused])?;
-        let event = self.finish(&mut s, Phase::RolledBack, true, reason.into());
+        self.require(&s, action, allowed)?;
+        let event = transition(self, &mut s);
         drop(s);
         self.emit(&event);
         Ok(event)
