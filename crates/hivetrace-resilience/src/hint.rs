@@ -24,27 +24,11 @@ pub const GRPC_STATUS_DETAILS: &str = "grpc-status-details-bin";
 
 const RETRY_INFO_TYPE: &str = "type.googleapis.com/google.rpc.RetryInfo";
 
-/// Parses an HTTP `Retry-After` value: delay-seconds, or an HTTP date (a date in the past is
-/// a zero delay).
-pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
-    let value = value.trim();
-    if !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()) {
-        return value.parse::<u64>().ok().map(Duration::from_secs);
-    }
-    let at = httpdate::parse_http_date(value).ok()?;
-    Some(at.duration_since(now).unwrap_or(Duration::ZERO))
-}
-
-/// Parses a `retry-after-ms` value (milliseconds, integer or decimal).
-pub fn parse_retry_after_ms(value: &str) -> Option<Duration> {
-    let ms: f64 = value.trim().parse().ok()?;
-    (0.0..1e15)
-        .contains(&ms)
-        .then(|| Duration::from_secs_f64(ms / 1000.0))
-}
+pub use hivetrace_core::exporter::retry_after::{parse_retry_after, parse_retry_after_ms};
 
 /// The hint in HTTP response headers: `retry-after-ms` first (the more precise), then
-/// `Retry-After`, then a gRPC `RetryInfo`.
+/// `Retry-After` (both read by [`hivetrace_core::exporter::retry_after`]), then a gRPC
+/// `RetryInfo`.
 ///
 /// ```
 /// use std::time::{Duration, SystemTime};
@@ -56,11 +40,12 @@ pub fn parse_retry_after_ms(value: &str) -> Option<Duration> {
 /// );
 /// ```
 pub fn from_headers(headers: &http::HeaderMap, now: SystemTime) -> Option<Duration> {
-    let text = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
-    text("retry-after-ms")
-        .and_then(parse_retry_after_ms)
-        .or_else(|| text("retry-after").and_then(|v| parse_retry_after(v, now)))
-        .or_else(|| text(GRPC_STATUS_DETAILS).and_then(parse_grpc_status_details))
+    hivetrace_core::exporter::retry_after::from_headers(headers, now).or_else(|| {
+        headers
+            .get(GRPC_STATUS_DETAILS)
+            .and_then(|v| v.to_str().ok())
+            .and_then(parse_grpc_status_details)
+    })
 }
 
 /// Reads the `RetryInfo.retry_delay` from a base64 `grpc-status-details-bin` value (a

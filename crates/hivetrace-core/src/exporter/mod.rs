@@ -8,6 +8,7 @@ mod console;
 mod deadline;
 mod file;
 mod otlp;
+pub mod retry_after;
 
 use std::fmt;
 use std::future::Future;

@@ -304,7 +304,8 @@ impl HttpClient for ResolvedHeadersClient {
         let hint = if response.status().is_success() {
             None
         } else {
-            retry_after_ms(response.headers())
+            super::retry_after::from_headers(response.headers(), std::time::SystemTime::now())
+                .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
         };
         self.retry_after
             .store(hint.map_or(0, |ms| ms.saturating_add(1)), Ordering::Relaxed);
@@ -320,13 +321,6 @@ fn with_retry_after(mut message: String, ms: u64) -> String {
     use fmt::Write as _;
     let _ = write!(message, " {RETRY_AFTER_MARKER}{ms} ms)");
     message
-}
-
-/// `retry-after-ms`, else `Retry-After` in seconds. The date form is left to the caller's
-/// own backoff: it needs a wall clock, and servers answering OTLP send seconds.
-fn retry_after_ms(headers: &http::HeaderMap) -> Option<u64> {
-    let number = |name: &str| headers.get(name)?.to_str().ok()?.trim().parse::<u64>().ok();
-    number("retry-after-ms").or_else(|| number("retry-after").map(|s| s.saturating_mul(1000)))
 }
 
 /// hivetrace's resolved headers as a map, values marked sensitive (never shown by `Debug`).
