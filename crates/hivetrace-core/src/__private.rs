@@ -170,7 +170,7 @@ impl<E: fmt::Debug + ?Sized> RecordDebugError for ErrRef<'_, E> {
 }
 
 fn short_name<E: ?Sized>() -> &'static str {
-    crate::span::short_type_name::<E>()
+    crate::span::error_type_name::<E>()
 }
 
 #[cfg(test)]

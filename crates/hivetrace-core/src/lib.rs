@@ -88,7 +88,7 @@ pub use instrument::{Instrument, Instrumented, WithContext};
 pub use observer::SpanObserver;
 pub use processor::BatchConfig;
 pub use secret::Secret;
-pub use span::{Span, SpanBuilder, SpanGuard};
+pub use span::{Span, SpanBuilder, SpanGuard, error_type_name};
 pub use stats::TracerStats;
 pub use tracer::{Destination, Tracer};
 pub use truncate::{DEFAULT_MAX_ATTRIBUTE_LEN, TRUNCATION_MARKER};

@@ -281,7 +281,7 @@ impl Span {
             message.push_str(&cause.to_string());
             source = cause.source();
         }
-        self.record_error_message(short_type_name::<E>(), message);
+        self.record_error_message(error_type_name::<E>(), message);
     }
 
     /// Records an error given by its type name and message.
@@ -358,8 +358,18 @@ fn infer_event_type(attributes: &[KeyValue]) -> EventType {
     .unwrap_or_default()
 }
 
-/// `my_crate::errors::MyError` → `MyError`; generics are kept.
-pub(crate) fn short_type_name<E: ?Sized>() -> &'static str {
+/// The short name of an error type, as spans record it in `error.type` and
+/// `honeyhive_error_type`: `my_crate::errors::MyError` → `MyError`; generics are kept.
+///
+/// For code that records an error through [`Span::record_error_message`] and knows its type
+/// only generically (a tower service's `S::Error`), so the name matches what
+/// [`Span::record_error`] writes.
+///
+/// ```
+/// assert_eq!(hivetrace_core::error_type_name::<std::io::Error>(), "Error");
+/// assert_eq!(hivetrace_core::error_type_name::<std::num::ParseIntError>(), "ParseIntError");
+/// ```
+pub fn error_type_name<E: ?Sized>() -> &'static str {
     let full = std::any::type_name::<E>();
     let head = full.split('<').next().unwrap_or(full);
     match head.rfind("::") {
@@ -370,15 +380,15 @@ pub(crate) fn short_type_name<E: ?Sized>() -> &'static str {
 
 #[cfg(test)]
 mod tests {
-    use super::short_type_name;
+    use super::error_type_name;
 
     #[test]
     fn type_names_are_shortened() {
-        assert_eq!(short_type_name::<std::io::Error>(), "Error");
+        assert_eq!(error_type_name::<std::io::Error>(), "Error");
         assert_eq!(
-            short_type_name::<Vec<std::io::Error>>(),
+            error_type_name::<Vec<std::io::Error>>(),
             "Vec<std::io::error::Error>"
         );
-        assert_eq!(short_type_name::<u8>(), "u8");
+        assert_eq!(error_type_name::<u8>(), "u8");
     }
 }

@@ -6,7 +6,7 @@ use std::task::{Context as TaskContext, Poll, ready};
 use hivetrace_core::Span;
 use http_body::{Body, Frame, SizeHint};
 
-use super::short_type_name;
+use hivetrace_core::error_type_name;
 
 pin_project_lite::pin_project! {
     /// A response body carrying the request's span: the span ends with the last frame, an
@@ -58,7 +58,7 @@ where
             }
             Some(Err(error)) => {
                 if let Some(span) = this.span.take() {
-                    span.record_error_message(short_type_name::<B::Error>(), error.to_string());
+                    span.record_error_message(error_type_name::<B::Error>(), error.to_string());
                 }
             }
             Some(Ok(_)) => {

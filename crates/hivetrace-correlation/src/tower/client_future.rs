@@ -8,7 +8,7 @@ use hivetrace_core::Span;
 use opentelemetry::KeyValue;
 
 use super::attributes::HTTP_RESPONSE_STATUS_CODE;
-use super::short_type_name;
+use hivetrace_core::error_type_name;
 
 pin_project_lite::pin_project! {
     /// The response future of [`Client`](super::Client).
@@ -55,7 +55,7 @@ where
                         span.record_error_message(status.as_str(), format!("HTTP {status}"));
                     }
                 }
-                Err(error) => span.record_error_message(short_type_name::<E>(), error.to_string()),
+                Err(error) => span.record_error_message(error_type_name::<E>(), error.to_string()),
             }
         }
         Poll::Ready(result)

@@ -93,13 +93,3 @@ pub(crate) fn method_name(method: &http::Method) -> std::borrow::Cow<'static, st
     };
     std::borrow::Cow::Borrowed(name)
 }
-
-/// `my_crate::Error` → `Error`, for `error.type`.
-pub(crate) fn short_type_name<E: ?Sized>() -> &'static str {
-    let full = std::any::type_name::<E>();
-    let head = full.split('<').next().unwrap_or(full);
-    match head.rfind("::") {
-        Some(i) => &full[i + 2..],
-        None => full,
-    }
-}

@@ -10,8 +10,8 @@ use opentelemetry::KeyValue;
 
 use super::attributes::HTTP_RESPONSE_STATUS_CODE;
 use super::body::TracedBody;
-use super::short_type_name;
 use crate::request_id::{REQUEST_ID_HEADER, RequestId};
+use hivetrace_core::error_type_name;
 
 pin_project_lite::pin_project! {
     /// The response future of [`Server`](super::Server): polls the handler with the SERVER
@@ -82,7 +82,7 @@ where
             }
             Err(error) => {
                 if let Some(span) = span {
-                    span.record_error_message(short_type_name::<E>(), error.to_string());
+                    span.record_error_message(error_type_name::<E>(), error.to_string());
                 }
                 Poll::Ready(Err(error))
             }
