@@ -13,6 +13,9 @@
 //!   `config`, `feedback`, `inputs`, `outputs`, `user_properties`, `error`), flattened, and
 //!   free when nothing is recording.
 //! - [`Instrument`]: spans across `.await`.
+//! - [`TracerBuilder::observer`]: span hooks ([`SpanObserver`]) run inside hivetrace's own
+//!   processor, with no copy of the span (the SDK copies each span for every extra processor).
+//! - [`clock`]: injectable time for the crates whose behaviour depends on it.
 //! - [`capture`]: how the macros turn arguments into attributes, only when recording.
 //! - [`exporter`]: OTLP (http/protobuf, http/json, gRPC behind `grpc`), the local OTLP JSON
 //!   lines file (the default), a console tree printer, the SDK's in-memory exporter (`testing`).
