@@ -4,7 +4,7 @@ use std::borrow::Cow;
 use std::fmt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 
 use hivetrace_core::clock::Clock;
 use hivetrace_core::conventions::{honeyhive, otel};
@@ -133,13 +133,7 @@ impl Shared {
     /// window ends at the clock's wall time, so no clock is read per span.
     #[inline]
     pub(crate) fn epoch(&self, at: SystemTime) -> u64 {
-        // In u64 nanoseconds (good until 2554): a u128 division would cost more than the rest.
-        let nanos = at.duration_since(UNIX_EPOCH).map_or(0, |d| {
-            d.as_secs()
-                .saturating_mul(1_000_000_000)
-                .saturating_add(u64::from(d.subsec_nanos()))
-        });
-        nanos / self.slot_nanos
+        crate::endpoint::epoch_of(at, self.slot_nanos)
     }
 }
 
@@ -218,7 +212,8 @@ impl MetricsProcessor {
             seconds,
             weight,
             error: error_type.is_some(),
-            epoch: s.epoch(span.end_time),
+            end: span.end_time,
+            slot_nanos: s.slot_nanos,
             bucket: bucket_of(&s.buckets, seconds),
             exemplar,
         };

@@ -56,9 +56,12 @@ impl Hasher for FxHasher {
         }
         let rest = chunks.remainder();
         if !rest.is_empty() {
-            let mut word = [0u8; 8];
-            word[..rest.len()].copy_from_slice(rest);
-            self.add(u64::from_le_bytes(word));
+            // Byte by byte: a `copy_from_slice` of a variable length is a call to `memcpy`.
+            let word = rest
+                .iter()
+                .enumerate()
+                .fold(0u64, |word, (i, &b)| word | u64::from(b) << (8 * i));
+            self.add(word);
         }
     }
 
