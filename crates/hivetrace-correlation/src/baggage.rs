@@ -63,11 +63,6 @@ impl RawMember<'_> {
         }
     }
 
-    /// Whether the properties have whitespace to remove before they are stored.
-    pub(crate) fn needs_normalizing(&self) -> bool {
-        self.normalize
-    }
-
     /// The properties without optional whitespace: `p1=v1;p2`.
     pub fn properties(&self) -> String {
         if !self.normalize {
@@ -110,6 +105,29 @@ pub fn parse_member(member: &[u8]) -> Result<RawMember<'_>> {
 /// [`parse_member`] without building an error: invalid members are common input, and a
 /// dropped member should cost no allocation.
 pub(crate) fn raw_member(member: &[u8]) -> Result<RawMember<'_>, &'static str> {
+    scan_member(member).map(|m| RawMember {
+        key: ascii(m.key),
+        value: m.value,
+        properties: m.properties,
+        normalize: m.normalize,
+    })
+}
+
+/// A member's parts as byte slices of the header: what [`BaggageHeader`] indexes, with no
+/// UTF-8 check of the key (the grammar already proved it ASCII).
+///
+/// [`BaggageHeader`]: crate::baggage_header::BaggageHeader
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Scanned<'a> {
+    pub(crate) key: &'a [u8],
+    pub(crate) value: &'a [u8],
+    pub(crate) properties: &'a [u8],
+    pub(crate) normalize: bool,
+}
+
+/// Splits and checks one member; see [`raw_member`].
+#[inline]
+pub(crate) fn scan_member(member: &[u8]) -> Result<Scanned<'_>, &'static str> {
     // One pass: token, OWS, '=', OWS, octets, OWS, then ';' and the properties or the end.
     let member = trim_ows(member);
     let skip_ows = |mut i: usize| {
@@ -119,7 +137,7 @@ pub(crate) fn raw_member(member: &[u8]) -> Result<RawMember<'_>, &'static str> {
         i
     };
     let mut i = 0;
-    while i < member.len() && TCHAR[member[i] as usize] {
+    while i < member.len() && CLASS[member[i] as usize] & TOKEN != 0 {
         i += 1;
     }
     let key = &member[..i];
@@ -132,7 +150,7 @@ pub(crate) fn raw_member(member: &[u8]) -> Result<RawMember<'_>, &'static str> {
     }
     i = skip_ows(i + 1);
     let value_start = i;
-    while i < member.len() && is_baggage_octet(member[i]) {
+    while i < member.len() && CLASS[member[i] as usize] & OCTET != 0 {
         i += 1;
     }
     let value = &member[value_start..i];
@@ -164,8 +182,8 @@ pub(crate) fn raw_member(member: &[u8]) -> Result<RawMember<'_>, &'static str> {
             normalize |= trimmed.len() != property.len();
         }
     }
-    Ok(RawMember {
-        key: ascii(key),
+    Ok(Scanned {
+        key,
         value,
         properties,
         normalize,
@@ -282,6 +300,27 @@ where
 pub fn is_token(key: &[u8]) -> bool {
     !key.is_empty() && key.iter().all(|&b| TCHAR[b as usize])
 }
+
+/// [`CLASS`] bit: an RFC 7230 `tchar`.
+const TOKEN: u8 = 1;
+/// [`CLASS`] bit: a `baggage-octet`.
+const OCTET: u8 = 2;
+
+/// Each byte's classes, so that scanning a member is one load per byte.
+const CLASS: [u8; 256] = {
+    let mut table = [0u8; 256];
+    let mut b = 0;
+    while b < 256 {
+        if TCHAR[b] {
+            table[b] |= TOKEN;
+        }
+        if is_baggage_octet(b as u8) {
+            table[b] |= OCTET;
+        }
+        b += 1;
+    }
+    table
+};
 
 const TCHAR: [bool; 256] = {
     let mut table = [false; 256];

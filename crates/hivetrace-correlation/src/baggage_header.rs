@@ -15,7 +15,8 @@ use opentelemetry::baggage::{Baggage, BaggageExt};
 use smallvec::SmallVec;
 
 use crate::baggage::{
-    MAX_BAGGAGE_BYTES, MAX_BAGGAGE_MEMBERS, RawMember, percent_decode, raw_member,
+    MAX_BAGGAGE_BYTES, MAX_BAGGAGE_MEMBERS, RawMember, Scanned, percent_decode, raw_member,
+    scan_member,
 };
 use crate::headers::BAGGAGE;
 use crate::traceparent::trim_ows;
@@ -107,7 +108,7 @@ impl BaggageHeader {
                     out.verbatim = false;
                     break 'values;
                 }
-                let Ok(raw) = raw_member(member) else {
+                let Ok(raw) = scan_member(member) else {
                     out.verbatim = false;
                     continue;
                 };
@@ -143,7 +144,7 @@ impl BaggageHeader {
 
     /// The decoded value of `key`.
     pub fn get(&self, key: &str) -> Option<Cow<'_, str>> {
-        let member = &self.members[self.position(key)?];
+        let member = &self.members[self.position(key.as_bytes())?];
         let encoded = &self.values[member.value as usize].as_bytes()[member.encoded.range()];
         Some(if encoded.contains(&b'%') {
             Cow::Owned(percent_decode(encoded))
@@ -217,16 +218,16 @@ impl BaggageHeader {
         }
     }
 
-    fn position(&self, key: &str) -> Option<usize> {
-        self.members.iter().position(|m| {
-            &self.values[m.value as usize].as_bytes()[m.key.range()] == key.as_bytes()
-        })
+    fn position(&self, key: &[u8]) -> Option<usize> {
+        self.members
+            .iter()
+            .position(|m| &self.values[m.value as usize].as_bytes()[m.key.range()] == key)
     }
 }
 
 impl Member {
-    fn new(value: u32, base: &[u8], raw: &RawMember<'_>) -> Member {
-        let key = offset(base, raw.key.as_bytes());
+    fn new(value: u32, base: &[u8], raw: &Scanned<'_>) -> Member {
+        let key = offset(base, raw.key);
         let encoded = offset(base, raw.value);
         let properties = offset(base, raw.properties);
         let len = |s: Slice| s.end - s.start;
@@ -236,12 +237,12 @@ impl Member {
             key,
             encoded,
             properties,
-            normalize: raw.needs_normalizing(),
+            normalize: raw.normalize,
         }
     }
 
-    fn key_in<'a>(&self, base: &'a [u8]) -> &'a str {
-        std::str::from_utf8(&base[self.key.range()]).unwrap_or_default()
+    fn key_in<'a>(&self, base: &'a [u8]) -> &'a [u8] {
+        &base[self.key.range()]
     }
 }
 

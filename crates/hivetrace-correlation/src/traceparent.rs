@@ -62,12 +62,18 @@ impl Traceparent {
                 "flags of a future version must be followed by '-' or the end",
             ));
         }
-        let trace_id = hex::decode_u128(&value[3..35])
+        let trace_id = value[3..35]
+            .try_into()
+            .ok()
+            .and_then(hex::decode_u128)
             .ok_or_else(|| invalid("trace-id is not 32 lowercase hex digits"))?;
         if trace_id == 0 {
             return Err(invalid("trace-id is all zeros"));
         }
-        let span_id = hex::decode_u64(&value[36..52])
+        let span_id = value[36..52]
+            .try_into()
+            .ok()
+            .and_then(hex::decode16)
             .ok_or_else(|| invalid("parent-id is not 16 lowercase hex digits"))?;
         if span_id == 0 {
             return Err(invalid("parent-id is all zeros"));
@@ -116,8 +122,16 @@ pub(crate) fn format_ids(
     let mut out = [b'-'; TRACEPARENT_LEN];
     out[0] = b'0';
     out[1] = b'0';
-    hex::encode(&trace_id.to_bytes(), &mut out[3..35]);
-    hex::encode(&span_id.to_bytes(), &mut out[36..52]);
+    let trace_id = u128::from_be_bytes(trace_id.to_bytes());
+    if let Ok(high) = <&mut [u8; 16]>::try_from(&mut out[3..19]) {
+        hex::encode16((trace_id >> 64) as u64, high);
+    }
+    if let Ok(low) = <&mut [u8; 16]>::try_from(&mut out[19..35]) {
+        hex::encode16(trace_id as u64, low);
+    }
+    if let Ok(span) = <&mut [u8; 16]>::try_from(&mut out[36..52]) {
+        hex::encode16(u64::from_be_bytes(span_id.to_bytes()), span);
+    }
     hex::encode(&[flags.to_u8() & KNOWN_FLAGS_V0], &mut out[53..55]);
     out
 }
