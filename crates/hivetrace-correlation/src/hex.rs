@@ -21,7 +21,7 @@ const VALUES: [u8; 256] = {
 const INVALID: u8 = 0xff;
 
 /// Decodes 32 lowercase hex digits into a big-endian integer; `None` on any other byte.
-#[inline]
+#[inline(always)]
 pub(crate) fn decode_u128(hex: &[u8; 32]) -> Option<u128> {
     let (high, low) = hex.split_at(16);
     let high = decode16(high.try_into().ok()?)?;
@@ -30,7 +30,7 @@ pub(crate) fn decode_u128(hex: &[u8; 32]) -> Option<u128> {
 }
 
 /// Decodes 16 lowercase hex digits into a big-endian integer; `None` on any other byte.
-#[inline]
+#[inline(always)]
 pub(crate) fn decode16(hex: &[u8; 16]) -> Option<u64> {
     let (high, low) = hex.split_at(8);
     let high = decode8(high.try_into().ok()?)?;
@@ -52,7 +52,7 @@ const fn at_least(x: u64, n: u8) -> u64 {
 
 /// Decodes 8 lowercase hex digits, eight bytes at a time in a `u64` (SWAR): validation is a
 /// few range tests over all bytes at once instead of a table lookup per byte.
-#[inline]
+#[inline(always)]
 fn decode8(hex: &[u8; 8]) -> Option<u32> {
     let x = u64::from_le_bytes(*hex);
     let ascii = x & splat(0x80) == 0;
