@@ -181,6 +181,24 @@ fn a_503_with_retry_after_opens_the_breaker_and_the_batch_waits() {
 }
 
 #[test]
+fn a_flush_of_the_tracer_delivers_the_backlog_once_the_backend_is_back() {
+    let port = closed_port();
+    let setup = Setup::new();
+    let (tracer, handle) = setup.tracer(port);
+    let produced = produce(&tracer, 0..10);
+    assert_eq!(handle.stats().pending_memory_spans, 10);
+
+    let receiver = Receiver::try_on_port(port, [200]).expect("the backend comes back");
+    setup.clock.advance(Duration::from_secs(10));
+    // No new span: the flush alone reaches the resilient exporter's backlog.
+    tracer.force_flush().expect("flushed");
+    assert_same_spans(&produced, &received_ids(&receiver, 10));
+    let s = handle.stats();
+    assert_eq!((s.replayed, s.pending_memory_spans), (10, 0));
+    tracer.shutdown().expect("shutdown");
+}
+
+#[test]
 fn a_restart_with_a_non_empty_spool_delivers_the_rest() {
     let dir = tempfile::tempdir().expect("tempdir");
     let port = closed_port();

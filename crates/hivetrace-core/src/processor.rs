@@ -304,8 +304,11 @@ impl Worker {
                     self.export_in_background(true);
                 }
                 Ok(Control::Flush(reply)) => {
+                    // Then the exporter's own flush: a file's buffer, a resilient exporter's
+                    // backlog waiting for a recovered backend.
                     let result = self.export_and_report();
-                    let _ = reply.send(result);
+                    let flushed = self.exporter.force_flush();
+                    let _ = reply.send(result.and(flushed));
                 }
                 Ok(Control::Shutdown(reply)) => {
                     let result = self.export_and_report();

@@ -165,7 +165,8 @@ impl Tracer {
         self.inner.pipeline.stats()
     }
 
-    /// Exports every span ended so far. Returns within the flush timeout, from any thread
+    /// Exports every span ended so far, then flushes the exporter itself (a file's buffer, a
+    /// resilient exporter's backlog). Returns within the flush timeout, from any thread
     /// (a tokio worker of either flavour included); an error says what failed or that time ran out.
     pub fn force_flush(&self) -> Result<()> {
         sdk_result(
