@@ -213,7 +213,7 @@ impl BaggageHeader {
                 }
             }
         }
-        if let Ok(value) = HeaderValue::from_bytes(&out) {
+        if let Ok(value) = crate::headers::value_of(out) {
             headers.insert(BAGGAGE, value);
         }
     }

@@ -52,14 +52,20 @@ pub fn inject_span_context(span_context: &SpanContext, headers: &mut HeaderMap) 
     }
     let mut out = Vec::with_capacity(64);
     write_tracestate(state, &mut out);
-    match HeaderValue::from_bytes(&out) {
-        Ok(value) if !out.is_empty() => {
+    match value_of(out) {
+        Ok(value) if !value.is_empty() => {
             headers.insert(TRACESTATE, value);
         }
         _ => {
             headers.remove(TRACESTATE);
         }
     }
+}
+
+/// A header value that takes over `bytes`' allocation instead of copying it.
+#[inline]
+pub(crate) fn value_of(bytes: Vec<u8>) -> Result<HeaderValue, http::header::InvalidHeaderValue> {
+    HeaderValue::from_maybe_shared(bytes::Bytes::from(bytes))
 }
 
 /// The remote span context in `traceparent` and `tracestate`, or `None` when `traceparent` is
@@ -101,10 +107,11 @@ pub fn inject_baggage(baggage: &Baggage, headers: &mut HeaderMap) {
         }
         return;
     }
-    let mut out = Vec::with_capacity(baggage.len() * 24);
+    // Room for most members (a key, a UUID-sized value, a separator) without growing.
+    let mut out = Vec::with_capacity(baggage.len() * 64);
     write_baggage(baggage, &mut out);
-    match HeaderValue::from_bytes(&out) {
-        Ok(value) if !out.is_empty() => {
+    match value_of(out) {
+        Ok(value) if !value.is_empty() => {
             headers.insert(BAGGAGE, value);
         }
         _ => {
