@@ -173,6 +173,19 @@ struct Counters {
     branches: Box<[BranchCounters]>,
 }
 
+impl Counters {
+    /// Counts a decision of `branch`: in its own slot when counting per branch, else in
+    /// slot 0. An index out of range (a faulty `Branching`) is counted in the last slot
+    /// rather than lost or panicking.
+    #[inline]
+    fn record(&self, branch: usize, decision: &SamplingDecision) {
+        let slot = if self.names.is_empty() { 0 } else { branch };
+        if let Some(counters) = self.branches.get(slot).or_else(|| self.branches.last()) {
+            counters.record(decision);
+        }
+    }
+}
+
 /// How the wrapped sampler is asked: plainly, or for its branch too.
 type Decide<S> = fn(
     &S,
@@ -363,12 +376,7 @@ impl<S: ShouldSample + Clone + 'static> ShouldSample for ObservedSampler<S> {
             attributes,
             links,
         );
-        // A branch index out of range (a faulty `Branching`) is counted in the last branch
-        // rather than lost or panicking.
-        let branches = &self.counters.branches;
-        if let Some(counters) = branches.get(branch).or_else(|| branches.last()) {
-            counters.record(&result.decision);
-        }
+        self.counters.record(branch, &result.decision);
         result
     }
 }
@@ -396,16 +404,7 @@ impl<S: Branching + Clone + 'static> Branching for ObservedSampler<S> {
             attributes,
             links,
         );
-        let branches = &self.counters.branches;
-        // Counted per branch only when built per branch; otherwise everything is in slot 0.
-        let slot = if self.counters.names.is_empty() {
-            0
-        } else {
-            branch
-        };
-        if let Some(counters) = branches.get(slot).or_else(|| branches.last()) {
-            counters.record(&result.decision);
-        }
+        self.counters.record(branch, &result.decision);
         (branch, result)
     }
 }
