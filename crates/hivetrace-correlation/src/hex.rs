@@ -84,12 +84,13 @@ pub(crate) fn decode_u64(hex: &[u8]) -> Option<u64> {
     (bad & 0x80 == 0).then_some(value)
 }
 
-/// Writes `value` as 16 lowercase hex digits, eight at a time (SWAR).
+/// `value` as 16 lowercase hex digits, eight at a time (SWAR).
 #[inline]
-pub(crate) fn encode16(value: u64, out: &mut [u8; 16]) {
-    let (high, low) = out.split_at_mut(8);
-    high.copy_from_slice(&encode8((value >> 32) as u32));
-    low.copy_from_slice(&encode8(value as u32));
+pub(crate) fn encode16(value: u64) -> [u8; 16] {
+    let mut out = [0u8; 16];
+    out[..8].copy_from_slice(&encode8((value >> 32) as u32));
+    out[8..].copy_from_slice(&encode8(value as u32));
+    out
 }
 
 /// Eight lowercase hex digits of `value`: its nibbles spread one per byte, then each turned
@@ -187,8 +188,8 @@ mod tests {
     }
 
     fn check_encode(value: u64) {
-        let (mut swar, mut table) = ([0u8; 16], [0u8; 16]);
-        encode16(value, &mut swar);
+        let swar = encode16(value);
+        let mut table = [0u8; 16];
         encode(&value.to_be_bytes(), &mut table);
         assert_eq!(swar, table, "{value:#x}");
         assert_eq!(decode16(&swar), Some(value));

@@ -123,15 +123,9 @@ pub(crate) fn format_ids(
     out[0] = b'0';
     out[1] = b'0';
     let trace_id = u128::from_be_bytes(trace_id.to_bytes());
-    if let Ok(high) = <&mut [u8; 16]>::try_from(&mut out[3..19]) {
-        hex::encode16((trace_id >> 64) as u64, high);
-    }
-    if let Ok(low) = <&mut [u8; 16]>::try_from(&mut out[19..35]) {
-        hex::encode16(trace_id as u64, low);
-    }
-    if let Ok(span) = <&mut [u8; 16]>::try_from(&mut out[36..52]) {
-        hex::encode16(u64::from_be_bytes(span_id.to_bytes()), span);
-    }
+    out[3..19].copy_from_slice(&hex::encode16((trace_id >> 64) as u64));
+    out[19..35].copy_from_slice(&hex::encode16(trace_id as u64));
+    out[36..52].copy_from_slice(&hex::encode16(u64::from_be_bytes(span_id.to_bytes())));
     hex::encode(&[flags.to_u8() & KNOWN_FLAGS_V0], &mut out[53..55]);
     out
 }
