@@ -9,6 +9,10 @@
 //!   tracestate) or dropped (no allocation).
 //! - `keyed/root`: `KeyedSampler::new(0.1)` with a `session.id` among five attributes.
 //! - `parent_based/root`: `ParentBased::new(consistent)`, root span.
+//! - `floor/trace_state_one_member`: building (and dropping) the one-member tracestate
+//!   `ot=th:e666` through `TraceState::from_key_value`. `TraceState` holds a `VecDeque` of
+//!   `String` pairs, so any kept decision that writes `th` pays these three allocations; this is
+//!   the part of `consistent/kept` no sampler written against the SDK's type can avoid.
 //! - `parent_based/sampled_parent` and `baseline/sdk_parent_based_sampled_parent`: a sampled
 //!   local parent carrying `ot=th:e666` and another vendor's member.
 //!
@@ -20,7 +24,9 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use hivetrace_sampling::consistent::ConsistentProbabilitySampler;
 use hivetrace_sampling::keyed::KeyedSampler;
 use hivetrace_sampling::parent::ParentBased;
-use opentelemetry::trace::{SpanContext, SpanId, SpanKind, TraceContextExt, TraceFlags, TraceId};
+use opentelemetry::trace::{
+    SpanContext, SpanId, SpanKind, TraceContextExt, TraceFlags, TraceId, TraceState,
+};
 use opentelemetry::{Context, KeyValue};
 use opentelemetry_sdk::trace::{Sampler, ShouldSample};
 
@@ -106,6 +112,14 @@ fn decisions(c: &mut Criterion) {
     ));
 
     bench_decision(c, "baseline/trace_id_ratio", &sdk_ratio, None, &ids, &attrs);
+    c.bench_function("floor/trace_state_one_member", |b| {
+        b.iter(|| {
+            black_box(TraceState::from_key_value([(
+                black_box("ot"),
+                black_box("th:e666"),
+            )]))
+        })
+    });
     bench_decision(c, "consistent/root", &consistent, None, &ids, &attrs);
     bench_decision(c, "consistent/kept", &consistent, None, &all_ones, &attrs);
     bench_decision(

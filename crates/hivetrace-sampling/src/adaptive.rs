@@ -11,9 +11,10 @@ use std::time::Duration;
 
 use opentelemetry::trace::{Link, SpanKind, TraceId};
 use opentelemetry::{Context, KeyValue};
-use opentelemetry_sdk::trace::{SamplingDecision, SamplingResult, ShouldSample};
+use opentelemetry_sdk::trace::{SamplingResult, ShouldSample};
 
 use crate::clock::{Clock, SystemClock};
+use crate::consistent::sampling_result;
 use crate::ot_state::{OtTraceState, with_parent_trace_state};
 use crate::threshold::{MAX_ADJUSTED_COUNT, MIN_PROBABILITY, Threshold};
 use crate::{Error, Result};
@@ -314,16 +315,11 @@ impl ShouldSample for AdaptiveSampler {
         with_parent_trace_state(parent_context, |parent_state| {
             let ot = OtTraceState::from_trace_state(parent_state);
             let threshold = self.inner.decide(trace_id, &ot);
-            SamplingResult {
-                decision: if threshold.is_some() {
-                    SamplingDecision::RecordAndSample
-                } else {
-                    SamplingDecision::Drop
-                },
-                attributes: Vec::new(),
-                // A dropped span's `th` is erased, as the consistent sampler does.
-                trace_state: ot.with_threshold(threshold).apply_to(parent_state),
-            }
+            // A dropped span's `th` is erased, as the consistent sampler does.
+            sampling_result(
+                threshold.is_some(),
+                ot.with_threshold(threshold).apply_to(parent_state),
+            )
         })
     }
 }

@@ -127,15 +127,7 @@ impl ConsistentProbabilitySampler {
         if explicit_rv.is_some() {
             ot = ot.with_randomness(explicit_rv);
         }
-        SamplingResult {
-            decision: if keep {
-                SamplingDecision::RecordAndSample
-            } else {
-                SamplingDecision::Drop
-            },
-            attributes: Vec::new(),
-            trace_state: ot.apply_to(parent_state),
-        }
+        sampling_result(keep, ot.apply_to(parent_state))
     }
 }
 
@@ -161,21 +153,14 @@ impl ShouldSample for ConsistentProbabilitySampler {
                 // The common case, a root or a parent without `ot`, skips the general rewrite.
                 None => {
                     let keep = self.keeps(Randomness::from_trace_id(trace_id));
-                    SamplingResult {
-                        decision: if keep {
-                            SamplingDecision::RecordAndSample
-                        } else {
-                            SamplingDecision::Drop
-                        },
-                        attributes: Vec::new(),
-                        trace_state: if keep {
-                            OtTraceState::default()
-                                .with_threshold(self.threshold)
-                                .apply_to(parent_state)
-                        } else {
-                            parent_state.clone()
-                        },
-                    }
+                    let trace_state = if keep {
+                        OtTraceState::default()
+                            .with_threshold(self.threshold)
+                            .apply_to(parent_state)
+                    } else {
+                        parent_state.clone()
+                    };
+                    sampling_result(keep, trace_state)
                 }
                 Some(raw) => {
                     let ot = OtTraceState::parse(raw);
@@ -183,6 +168,20 @@ impl ShouldSample for ConsistentProbabilitySampler {
                 }
             }
         })
+    }
+}
+
+/// The result of a decision: no attributes, `trace_state` as given.
+#[inline(always)]
+pub(crate) fn sampling_result(keep: bool, trace_state: TraceState) -> SamplingResult {
+    SamplingResult {
+        decision: if keep {
+            SamplingDecision::RecordAndSample
+        } else {
+            SamplingDecision::Drop
+        },
+        attributes: Vec::new(),
+        trace_state,
     }
 }
 

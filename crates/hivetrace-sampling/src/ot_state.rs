@@ -215,6 +215,7 @@ pub(crate) fn without_threshold(trace_state: &TraceState) -> TraceState {
 }
 
 /// Runs `f` on the parent span's tracestate, or on an empty one when there is no parent.
+#[inline(always)]
 pub(crate) fn with_parent_trace_state<R>(
     parent_context: Option<&Context>,
     f: impl FnOnce(&TraceState) -> R,
