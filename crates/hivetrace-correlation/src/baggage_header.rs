@@ -28,6 +28,7 @@ const MAX_GRAMMAR_MEMBERS: usize = 180;
 ///
 /// Same rules as [`parse_baggage`](crate::baggage::parse_baggage): invalid members dropped,
 /// a later duplicate key replaces an earlier one, at most 64 members and 8192 bytes kept.
+/// A `baggage` header value longer than 64 KiB, or after the 256th, is dropped whole.
 ///
 /// ```
 /// use hivetrace_correlation::baggage_header::BaggageHeader;
@@ -51,23 +52,27 @@ pub struct BaggageHeader {
     verbatim: bool,
 }
 
-/// Where one member's parts lie in its header value. Offsets are `u32` (header values are far
-/// smaller) to keep eight members inline in a few hundred bytes.
+/// Where one member's parts lie in its header value. Offsets are `u16`, so eight members fit
+/// inline in 112 bytes: the view is returned and moved by value, and its size is what those
+/// moves copy. A header value longer than [`MAX_VALUE_LEN`] is therefore not indexed.
 #[derive(Clone, Debug)]
 struct Member {
-    value: u32,
+    value: u8,
+    normalize: bool,
     key: Slice,
     encoded: Slice,
     properties: Slice,
-    bytes: u32,
-    normalize: bool,
 }
 
 #[derive(Clone, Copy, Debug)]
 struct Slice {
-    start: u32,
-    end: u32,
+    start: u16,
+    end: u16,
 }
+
+/// The longest `baggage` header value indexed (64 KiB, eight times what baggage may hold);
+/// longer values are dropped whole.
+const MAX_VALUE_LEN: usize = u16::MAX as usize;
 
 impl Slice {
     fn range(self) -> Range<usize> {
@@ -76,6 +81,10 @@ impl Slice {
 
     fn is_empty(self) -> bool {
         self.start == self.end
+    }
+
+    fn len(self) -> usize {
+        usize::from(self.end - self.start)
     }
 }
 
@@ -90,10 +99,11 @@ impl BaggageHeader {
         let mut total = 0;
         'values: for value in headers.get_all(BAGGAGE) {
             let bytes = value.as_bytes();
-            let Ok(index) = u32::try_from(out.values.len()) else {
+            let Ok(index) = u8::try_from(out.values.len()) else {
+                out.verbatim = false;
                 break;
             };
-            if u32::try_from(bytes.len()).is_err() {
+            if bytes.len() > MAX_VALUE_LEN {
                 out.verbatim = false;
                 continue;
             }
@@ -114,17 +124,17 @@ impl BaggageHeader {
                 };
                 let entry = Member::new(index, bytes, &raw);
                 if let Some(at) = out.position(entry.key_in(bytes)) {
-                    total -= out.members[at].bytes as usize;
+                    total -= out.members[at].bytes();
                     out.members.remove(at);
                     out.verbatim = false;
                 }
                 if out.members.len() == MAX_BAGGAGE_MEMBERS
-                    || total + entry.bytes as usize > MAX_BAGGAGE_BYTES
+                    || total + entry.bytes() > MAX_BAGGAGE_BYTES
                 {
                     out.verbatim = false;
                     continue;
                 }
-                total += entry.bytes as usize;
+                total += entry.bytes();
                 out.members.push(entry);
             }
         }
@@ -192,7 +202,7 @@ impl BaggageHeader {
             headers.insert(BAGGAGE, self.values[0].clone());
             return;
         }
-        let mut out = Vec::with_capacity(self.members.iter().map(|m| m.bytes as usize + 2).sum());
+        let mut out = Vec::with_capacity(self.members.iter().map(|m| m.bytes() + 2).sum());
         for m in &self.members {
             if !out.is_empty() {
                 out.push(b',');
@@ -226,19 +236,19 @@ impl BaggageHeader {
 }
 
 impl Member {
-    fn new(value: u32, base: &[u8], raw: &Scanned<'_>) -> Member {
-        let key = offset(base, raw.key);
-        let encoded = offset(base, raw.value);
-        let properties = offset(base, raw.properties);
-        let len = |s: Slice| s.end - s.start;
+    fn new(value: u8, base: &[u8], raw: &Scanned<'_>) -> Member {
         Member {
             value,
-            bytes: len(key) + len(encoded) + len(properties),
-            key,
-            encoded,
-            properties,
             normalize: raw.normalize,
+            key: offset(base, raw.key),
+            encoded: offset(base, raw.value),
+            properties: offset(base, raw.properties),
         }
+    }
+
+    /// The bytes this member counts against the baggage limit: key, value and properties.
+    fn bytes(&self) -> usize {
+        self.key.len() + self.encoded.len() + self.properties.len()
     }
 
     fn key_in<'a>(&self, base: &'a [u8]) -> &'a [u8] {
@@ -246,14 +256,14 @@ impl Member {
     }
 }
 
-/// Where `part`, a sub-slice of `base` (at most `u32::MAX` long), lies in it: an empty slice at
+/// Where `part`, a sub-slice of `base` (at most `u16::MAX` long), lies in it: an empty slice at
 /// the start of `base` for a slice that is not inside it, which `raw_member` never returns.
 fn offset(base: &[u8], part: &[u8]) -> Slice {
     let start = (part.as_ptr() as usize).wrapping_sub(base.as_ptr() as usize);
     if start > base.len() || base.len() - start < part.len() {
         return Slice { start: 0, end: 0 };
     }
-    match (u32::try_from(start), u32::try_from(start + part.len())) {
+    match (u16::try_from(start), u16::try_from(start + part.len())) {
         (Ok(start), Ok(end)) => Slice { start, end },
         _ => Slice { start: 0, end: 0 },
     }
@@ -323,6 +333,40 @@ mod tests {
 
         BaggageHeader::from_headers(&HeaderMap::new()).inject(&mut out);
         assert!(!out.contains_key(BAGGAGE));
+    }
+
+    #[test]
+    fn drops_oversized_and_surplus_header_values_whole() {
+        let huge = format!("big=1,{}=2", "k".repeat(MAX_VALUE_LEN));
+        let mut map = HeaderMap::new();
+        map.append(BAGGAGE, HeaderValue::from_str(&huge).expect("ascii"));
+        map.append(BAGGAGE, HeaderValue::from_static("a=1"));
+        let view = BaggageHeader::from_headers(&map);
+        assert_eq!(view.len(), 1);
+        assert_eq!(view.get("big"), None);
+        assert_eq!(view.get("a").as_deref(), Some("1"));
+
+        // Exactly the limit is still indexed, up to its last byte.
+        let edge = format!("a=1,b={}", "v".repeat(MAX_VALUE_LEN - 6));
+        assert_eq!(edge.len(), MAX_VALUE_LEN);
+        let map: HeaderMap = [(BAGGAGE, HeaderValue::from_str(&edge).expect("ascii"))]
+            .into_iter()
+            .collect();
+        let view = BaggageHeader::from_headers(&map);
+        assert_eq!(view.get("a").as_deref(), Some("1"));
+        // Over the byte limit, so not kept, but scanned without a panic.
+        assert_eq!(view.get("b"), None);
+
+        let mut map = HeaderMap::new();
+        for i in 0..300 {
+            map.append(BAGGAGE, HeaderValue::from_str(&format!("k{}=1", i % 40)).expect("ascii"));
+        }
+        let view = BaggageHeader::from_headers(&map);
+        // The first 256 values read (every one of the 40 keys is among them), the rest ignored.
+        assert_eq!(view.len(), 40);
+        let mut out = HeaderMap::new();
+        view.inject(&mut out);
+        assert_eq!(out.get_all(BAGGAGE).iter().count(), 1);
     }
 
     #[test]
