@@ -359,7 +359,10 @@ mod tests {
 
         let mut map = HeaderMap::new();
         for i in 0..300 {
-            map.append(BAGGAGE, HeaderValue::from_str(&format!("k{}=1", i % 40)).expect("ascii"));
+            map.append(
+                BAGGAGE,
+                HeaderValue::from_str(&format!("k{}=1", i % 40)).expect("ascii"),
+            );
         }
         let view = BaggageHeader::from_headers(&map);
         // The first 256 values read (every one of the 40 keys is among them), the rest ignored.

@@ -134,12 +134,19 @@ fn invalid(reason: &'static str) -> Error {
     Error::InvalidTraceparent { reason }
 }
 
-/// Strips HTTP optional whitespace (spaces and tabs) from both ends.
+/// `s` without its leading optional whitespace (spaces and tabs).
 #[inline]
-pub(crate) fn trim_ows(mut s: &[u8]) -> &[u8] {
+pub(crate) fn trim_start_ows(mut s: &[u8]) -> &[u8] {
     while let [b' ' | b'\t', rest @ ..] = s {
         s = rest;
     }
+    s
+}
+
+/// Strips HTTP optional whitespace (spaces and tabs) from both ends.
+#[inline]
+pub(crate) fn trim_ows(s: &[u8]) -> &[u8] {
+    let mut s = trim_start_ows(s);
     while let [rest @ .., b' ' | b'\t'] = s {
         s = rest;
     }
