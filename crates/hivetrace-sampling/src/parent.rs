@@ -9,8 +9,9 @@ use std::sync::Arc;
 
 use opentelemetry::trace::{Link, SpanContext, SpanKind, TraceContextExt, TraceId};
 use opentelemetry::{Context, KeyValue};
-use opentelemetry_sdk::trace::{SamplingDecision, SamplingResult, ShouldSample};
+use opentelemetry_sdk::trace::{SamplingResult, ShouldSample};
 
+use crate::consistent::sampling_result;
 use crate::ot_state::{OtTraceState, without_threshold};
 
 /// A sampler that delegates by parent: root, remote sampled, remote not sampled, local sampled,
@@ -143,23 +144,16 @@ fn follow_parent(parent: &SpanContext) -> SamplingResult {
     let ot = OtTraceState::from_trace_state(trace_state);
     if !parent.is_sampled() {
         // A dropped span carries no threshold, like every dropped span here.
-        return SamplingResult {
-            decision: SamplingDecision::Drop,
-            attributes: Vec::new(),
-            trace_state: without_threshold(trace_state),
-        };
+        return sampling_result(false, without_threshold(trace_state));
     }
     let randomness = ot.randomness_or(parent.trace_id());
     let consistent = ot.threshold().is_none_or(|t| t.should_sample(randomness));
-    SamplingResult {
-        decision: SamplingDecision::RecordAndSample,
-        attributes: Vec::new(),
-        trace_state: if consistent {
-            trace_state.clone()
-        } else {
-            ot.with_threshold(None).apply_to(trace_state)
-        },
-    }
+    let trace_state = if consistent {
+        trace_state.clone()
+    } else {
+        ot.with_threshold(None).apply_to(trace_state)
+    };
+    sampling_result(true, trace_state)
 }
 
 #[cfg(test)]
@@ -169,6 +163,7 @@ mod tests {
     use crate::consistent::ConsistentProbabilitySampler;
     use opentelemetry::trace::{SpanId, TraceFlags};
     use opentelemetry_sdk::trace::Sampler;
+    use opentelemetry_sdk::trace::SamplingDecision;
 
     fn parent(remote: bool, sampled: bool, trace_state: &str, low56: u64) -> Context {
         let flags = if sampled {

@@ -11,10 +11,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use opentelemetry::trace::{Link, SpanKind, TraceId, TraceState};
 use opentelemetry::{Context, KeyValue};
-use opentelemetry_sdk::trace::{SamplingDecision, SamplingResult, ShouldSample};
+use opentelemetry_sdk::trace::{SamplingResult, ShouldSample};
 
 use crate::clock::{Clock, SystemClock};
-use crate::consistent::ConsistentProbabilitySampler;
+use crate::consistent::{ConsistentProbabilitySampler, sampling_result};
 use crate::ot_state::{OtTraceState, with_parent_trace_state};
 use crate::{Error, Result};
 
@@ -90,22 +90,10 @@ fn check_rate(setting: &'static str, per_second: f64) -> Result<()> {
     Ok(())
 }
 
-/// `decision` with any inherited `th` erased: a sampled span's adjusted count is unknown here,
-/// and a dropped span has none (as the consistent sampler does).
-fn without_threshold(decision: SamplingDecision, parent_state: &TraceState) -> SamplingResult {
-    SamplingResult {
-        decision,
-        attributes: Vec::new(),
-        trace_state: crate::ot_state::without_threshold(parent_state),
-    }
-}
-
-fn decision(sampled: bool) -> SamplingDecision {
-    if sampled {
-        SamplingDecision::RecordAndSample
-    } else {
-        SamplingDecision::Drop
-    }
+/// The decision with any inherited `th` erased: a sampled span's adjusted count is unknown
+/// here, and a dropped span has none (as the consistent sampler does).
+fn without_threshold(sampled: bool, parent_state: &TraceState) -> SamplingResult {
+    sampling_result(sampled, crate::ot_state::without_threshold(parent_state))
 }
 
 /// A sampler that samples at most a fixed number of spans per second, with a burst.
@@ -208,7 +196,7 @@ impl ShouldSample for RateLimitedSampler {
     ) -> SamplingResult {
         let granted = self.try_acquire();
         with_parent_trace_state(parent_context, |parent_state| {
-            without_threshold(decision(granted), parent_state)
+            without_threshold(granted, parent_state)
         })
     }
 }
@@ -353,19 +341,17 @@ impl ShouldSample for ReservoirSampler {
         with_parent_trace_state(parent_context, |parent_state| {
             let ot = OtTraceState::from_trace_state(parent_state);
             if inner.fixed.keeps(ot.randomness_or(trace_id)) {
-                return SamplingResult {
-                    decision: SamplingDecision::RecordAndSample,
-                    attributes: Vec::new(),
-                    trace_state: ot
-                        .with_threshold(inner.fixed.threshold())
+                return sampling_result(
+                    true,
+                    ot.with_threshold(inner.fixed.threshold())
                         .apply_to(parent_state),
-                };
+                );
             }
             let granted = inner
                 .reservoir
                 .as_ref()
                 .is_some_and(|bucket| bucket.try_acquire(inner.clock.now_nanos()));
-            without_threshold(decision(granted), parent_state)
+            without_threshold(granted, parent_state)
         })
     }
 }
@@ -423,6 +409,7 @@ mod overflow_tests {
 mod tests {
     use super::*;
     use crate::clock::ManualClock;
+    use opentelemetry_sdk::trace::SamplingDecision;
     use std::time::Duration;
 
     fn sample(sampler: &impl ShouldSample, trace_id: u128) -> SamplingResult {
@@ -484,7 +471,7 @@ mod tests {
     fn rate_limited_sampled_spans_erase_an_inherited_threshold() {
         let trace_state = TraceState::from_key_value([("ot", "th:8;rv:0123456789abcd")])
             .expect("valid trace state");
-        let erased = without_threshold(SamplingDecision::RecordAndSample, &trace_state).trace_state;
+        let erased = without_threshold(true, &trace_state).trace_state;
         assert_eq!(erased.get("ot"), Some("rv:0123456789abcd"));
         let sampler = RateLimitedSampler::builder(1.0)
             .clock(ManualClock::new())
