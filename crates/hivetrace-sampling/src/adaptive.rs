@@ -14,8 +14,7 @@ use opentelemetry::{Context, KeyValue};
 use opentelemetry_sdk::trace::{SamplingResult, ShouldSample};
 
 use crate::clock::{Clock, SystemClock};
-use crate::consistent::sampling_result;
-use crate::ot_state::{OtTraceState, with_parent_trace_state};
+use crate::ot_state::{OtTraceState, sampling_result, with_parent_trace_state};
 use crate::threshold::{MAX_ADJUSTED_COUNT, MIN_PROBABILITY, Threshold};
 use crate::{Error, Result};
 

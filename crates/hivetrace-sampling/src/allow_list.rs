@@ -18,10 +18,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use arc_swap::ArcSwap;
 use opentelemetry::trace::{Link, SpanKind, TraceId};
 use opentelemetry::{Context, Key, KeyValue, Value};
-use opentelemetry_sdk::trace::{SamplingDecision, SamplingResult, ShouldSample};
+use opentelemetry_sdk::trace::{SamplingResult, ShouldSample};
 
 use crate::observed::Branching;
-use crate::ot_state::{with_parent_trace_state, without_threshold};
+use crate::ot_state::{sampling_result, with_parent_trace_state, without_threshold};
 use crate::text_set::{IntBuf, TextSet, str_form};
 
 /// The attribute an [`AllowListSampler`] reads unless told otherwise.
@@ -371,11 +371,10 @@ impl<S: ShouldSample + Clone + 'static> Branching for AllowListSampler<S> {
 /// a span kept because of who it is for was not kept with a known probability, and a `th`
 /// left in place would make backends multiply its count.
 pub(crate) fn sampled(parent_context: Option<&Context>) -> SamplingResult {
-    SamplingResult {
-        decision: SamplingDecision::RecordAndSample,
-        attributes: Vec::new(),
-        trace_state: with_parent_trace_state(parent_context, without_threshold),
-    }
+    sampling_result(
+        true,
+        with_parent_trace_state(parent_context, without_threshold),
+    )
 }
 
 #[cfg(test)]
@@ -384,6 +383,7 @@ mod tests {
     use opentelemetry::Array;
     use opentelemetry::trace::{TraceContextExt, TraceState};
     use opentelemetry_sdk::trace::Sampler;
+    use opentelemetry_sdk::trace::SamplingDecision;
 
     fn decide(sampler: &impl ShouldSample, attributes: &[KeyValue]) -> SamplingDecision {
         sampler

@@ -12,9 +12,9 @@
 
 use opentelemetry::trace::{Link, SpanKind, TraceId, TraceState};
 use opentelemetry::{Context, KeyValue};
-use opentelemetry_sdk::trace::{SamplingDecision, SamplingResult, ShouldSample};
+use opentelemetry_sdk::trace::{SamplingResult, ShouldSample};
 
-use crate::ot_state::{OT_KEY, OtTraceState, with_parent_trace_state};
+use crate::ot_state::{OT_KEY, OtTraceState, sampling_result, with_parent_trace_state};
 use crate::threshold::{DEFAULT_PRECISION, MAX_PRECISION, MIN_PROBABILITY, Randomness, Threshold};
 use crate::{Error, Result};
 
@@ -171,25 +171,12 @@ impl ShouldSample for ConsistentProbabilitySampler {
     }
 }
 
-/// The result of a decision: no attributes, `trace_state` as given.
-#[inline(always)]
-pub(crate) fn sampling_result(keep: bool, trace_state: TraceState) -> SamplingResult {
-    SamplingResult {
-        decision: if keep {
-            SamplingDecision::RecordAndSample
-        } else {
-            SamplingDecision::Drop
-        },
-        attributes: Vec::new(),
-        trace_state,
-    }
-}
-
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use opentelemetry::trace::{SpanContext, SpanId, TraceContextExt, TraceFlags};
+    use opentelemetry_sdk::trace::SamplingDecision;
 
     fn id(low56: u64) -> TraceId {
         TraceId::from(u128::from(low56) | (0xabcd_u128 << 100))

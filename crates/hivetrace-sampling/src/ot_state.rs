@@ -6,6 +6,7 @@
 
 use opentelemetry::Context;
 use opentelemetry::trace::{TraceContextExt, TraceId, TraceState};
+use opentelemetry_sdk::trace::{SamplingDecision, SamplingResult};
 
 use crate::threshold::{Randomness, Threshold};
 
@@ -212,6 +213,20 @@ pub(crate) fn without_threshold(trace_state: &TraceState) -> TraceState {
     OtTraceState::from_trace_state(trace_state)
         .with_threshold(None)
         .apply_to(trace_state)
+}
+
+/// The result of a decision: no attributes, `trace_state` as given.
+#[inline(always)]
+pub(crate) fn sampling_result(keep: bool, trace_state: TraceState) -> SamplingResult {
+    SamplingResult {
+        decision: if keep {
+            SamplingDecision::RecordAndSample
+        } else {
+            SamplingDecision::Drop
+        },
+        attributes: Vec::new(),
+        trace_state,
+    }
 }
 
 /// Runs `f` on the parent span's tracestate, or on an empty one when there is no parent.

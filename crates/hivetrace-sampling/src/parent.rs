@@ -11,8 +11,7 @@ use opentelemetry::trace::{Link, SpanContext, SpanKind, TraceContextExt, TraceId
 use opentelemetry::{Context, KeyValue};
 use opentelemetry_sdk::trace::{SamplingResult, ShouldSample};
 
-use crate::consistent::sampling_result;
-use crate::ot_state::{OtTraceState, without_threshold};
+use crate::ot_state::{OtTraceState, sampling_result, without_threshold};
 
 /// A sampler that delegates by parent: root, remote sampled, remote not sampled, local sampled,
 /// local not sampled, each configurable with any [`ShouldSample`].

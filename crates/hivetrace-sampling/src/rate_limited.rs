@@ -9,13 +9,13 @@ use std::fmt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use opentelemetry::trace::{Link, SpanKind, TraceId, TraceState};
+use opentelemetry::trace::{Link, SpanKind, TraceId};
 use opentelemetry::{Context, KeyValue};
 use opentelemetry_sdk::trace::{SamplingResult, ShouldSample};
 
 use crate::clock::{Clock, SystemClock};
-use crate::consistent::{ConsistentProbabilitySampler, sampling_result};
-use crate::ot_state::{OtTraceState, with_parent_trace_state};
+use crate::consistent::ConsistentProbabilitySampler;
+use crate::ot_state::{OtTraceState, sampling_result, with_parent_trace_state, without_threshold};
 use crate::{Error, Result};
 
 const NANOS_PER_SECOND: f64 = 1e9;
@@ -88,12 +88,6 @@ fn check_rate(setting: &'static str, per_second: f64) -> Result<()> {
         ));
     }
     Ok(())
-}
-
-/// The decision with any inherited `th` erased: a sampled span's adjusted count is unknown
-/// here, and a dropped span has none (as the consistent sampler does).
-fn without_threshold(sampled: bool, parent_state: &TraceState) -> SamplingResult {
-    sampling_result(sampled, crate::ot_state::without_threshold(parent_state))
 }
 
 /// A sampler that samples at most a fixed number of spans per second, with a burst.
@@ -196,7 +190,9 @@ impl ShouldSample for RateLimitedSampler {
     ) -> SamplingResult {
         let granted = self.try_acquire();
         with_parent_trace_state(parent_context, |parent_state| {
-            without_threshold(granted, parent_state)
+            // A sampled span's adjusted count is unknown here and a dropped one has none, so
+            // any inherited `th` is erased (as the consistent sampler does on a drop).
+            sampling_result(granted, without_threshold(parent_state))
         })
     }
 }
@@ -351,7 +347,9 @@ impl ShouldSample for ReservoirSampler {
                 .reservoir
                 .as_ref()
                 .is_some_and(|bucket| bucket.try_acquire(inner.clock.now_nanos()));
-            without_threshold(granted, parent_state)
+            // A sampled span's adjusted count is unknown here and a dropped one has none, so
+            // any inherited `th` is erased (as the consistent sampler does on a drop).
+            sampling_result(granted, without_threshold(parent_state))
         })
     }
 }
@@ -409,6 +407,7 @@ mod overflow_tests {
 mod tests {
     use super::*;
     use crate::clock::ManualClock;
+    use opentelemetry::trace::TraceState;
     use opentelemetry_sdk::trace::SamplingDecision;
     use std::time::Duration;
 
@@ -471,7 +470,7 @@ mod tests {
     fn rate_limited_sampled_spans_erase_an_inherited_threshold() {
         let trace_state = TraceState::from_key_value([("ot", "th:8;rv:0123456789abcd")])
             .expect("valid trace state");
-        let erased = without_threshold(true, &trace_state).trace_state;
+        let erased = without_threshold(&trace_state);
         assert_eq!(erased.get("ot"), Some("rv:0123456789abcd"));
         let sampler = RateLimitedSampler::builder(1.0)
             .clock(ManualClock::new())
