@@ -293,35 +293,11 @@ fn async_body(
     on_end: &TokenStream,
     ret: Option<TokenStream>,
 ) -> TokenStream {
-    // Hygienic, but located at the body, where rustc's notes about the return type point.
-    let __ht_typed = Ident::new(
-        "__ht_typed",
-        proc_macro2::Span::mixed_site().located_at(block.span()),
-    );
     let __ht_ret = local("__ht_ret");
     let __ht_span = local("__ht_span");
     let block_span = block.span();
     let stmts = &block.stmts;
-    // The declared return type, given to the block by an unreachable `return` (as `tracing`
-    // does): `return` and the tail expression coerce to it and report type errors where they
-    // are, as in the untraced function.
-    let typed = ret.map(|ret| {
-        quote_spanned! {block_span=>
-            #[allow(
-                unknown_lints,
-                unreachable_code,
-                clippy::diverging_sub_expression,
-                clippy::let_unit_value,
-                clippy::unreachable,
-                clippy::empty_loop,
-                clippy::needless_return
-            )]
-            if false {
-                let #__ht_typed: #ret = loop {};
-                return #__ht_typed;
-            }
-        }
-    });
+    let typed = ret.map(|ret| typed_return(block_span, &ret));
     let inner = quote_spanned!(block_span=> async move { #typed #(#stmts)* });
     quote_spanned! {block_span=>
         #[allow(clippy::let_unit_value)]
@@ -351,28 +327,38 @@ fn typed_tail_async_block(block: &Block, output: &ReturnType) -> Vec<syn::Stmt> 
         _ => None,
     });
     if let Some(async_block) = tail {
-        let __ht_typed = Ident::new(
-            "__ht_typed",
-            proc_macro2::Span::mixed_site().located_at(async_block.block.span()),
-        );
-        let typed: syn::Stmt = syn::parse_quote_spanned! {async_block.block.span()=>
-            #[allow(
-                unknown_lints,
-                unreachable_code,
-                clippy::diverging_sub_expression,
-                clippy::let_unit_value,
-                clippy::unreachable,
-                clippy::empty_loop,
-                clippy::needless_return
-            )]
-            if false {
-                let #__ht_typed: #out = loop {};
-                return #__ht_typed;
-            }
-        };
+        let typed = typed_return(async_block.block.span(), &out);
+        let typed: syn::Stmt = syn::parse_quote!(#typed);
         async_block.block.stmts.insert(0, typed);
     }
     stmts
+}
+
+/// An unreachable `return` of a value of type `ty`, placed first in a block located at `span`.
+/// It gives the block its declared return type, as `tracing` does: `return` and the tail
+/// expression coerce to it, and type errors are reported where they are, as in the untraced
+/// function.
+fn typed_return(span: proc_macro2::Span, ty: &impl quote::ToTokens) -> TokenStream {
+    // Hygienic, but located at the body, where rustc's notes about the return type point.
+    let typed = Ident::new(
+        "__ht_typed",
+        proc_macro2::Span::mixed_site().located_at(span),
+    );
+    quote_spanned! {span=>
+        #[allow(
+            unknown_lints,
+            unreachable_code,
+            clippy::diverging_sub_expression,
+            clippy::let_unit_value,
+            clippy::unreachable,
+            clippy::empty_loop,
+            clippy::needless_return
+        )]
+        if false {
+            let #typed: #ty = loop {};
+            return #typed;
+        }
+    }
 }
 
 /// How a function returns a future that the span should follow.
