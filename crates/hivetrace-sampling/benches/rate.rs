@@ -113,6 +113,7 @@ fn decision(c: &mut Criterion) {
         });
     };
     bench("baseline_trace_id_ratio", &Sampler::TraceIdRatioBased(0.01));
+    bench("baseline_clock_read", &ClockOnly::default());
     let empty = RateLimitedSampler::new(100.0).expect("valid config");
     bench("rate_limited_empty", &empty);
     let granting = RateLimitedSampler::new(1e9).expect("valid config");
