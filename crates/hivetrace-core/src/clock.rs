@@ -24,7 +24,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 ///
 /// [`SystemClock`] in production; [`ManualClock`] in tests.
 pub trait Clock: Send + Sync + fmt::Debug + 'static {
-    /// Nanoseconds since the clock's origin; never decreases on one thread.
+    /// Nanoseconds since the clock's origin; does not go backwards, up to the cores' counter
+    /// skew described at [`SystemClock`].
     fn now_nanos(&self) -> u64;
 
     /// The wall-clock time, for dates that come from outside (an HTTP `Retry-After` date).
@@ -53,8 +54,10 @@ impl<C: Clock + ?Sized> Clock for Arc<C> {
 /// calibrated against the OS clock once per process, when the first clock is made (usually
 /// under a millisecond, 200 ms at most).
 ///
-/// Reads on one thread never decrease; reads on different cores may differ by the cores'
-/// counter skew (nanoseconds on current hardware).
+/// Where the cores' counters are synchronised (the OS checks this before using the counter as
+/// its own clock) reads never go backwards. Elsewhere a read on another core, or after the
+/// thread moves, can be behind the last by the skew; every user of the clock here compares or
+/// saturates rather than subtracting, so such a read only delays a decision.
 #[derive(Clone, Debug)]
 pub struct SystemClock {
     clock: quanta::Clock,

@@ -9,7 +9,8 @@ use std::time::Duration;
 ///
 /// [`SystemClock`] in production; [`ManualClock`] in tests, advanced by hand.
 pub trait Clock: Send + Sync + fmt::Debug + 'static {
-    /// Nanoseconds since the clock's origin; never decreases on one thread.
+    /// Nanoseconds since the clock's origin; does not go backwards, up to the cores' counter
+    /// skew described at [`SystemClock`].
     fn now_nanos(&self) -> u64;
 }
 
@@ -22,9 +23,10 @@ pub trait Clock: Send + Sync + fmt::Debug + 'static {
 /// against the OS clock once per process, when the first `SystemClock` is made (usually under a
 /// millisecond, 200 ms at most).
 ///
-/// Reads on one thread never decrease. Reads on different cores may differ by the cores'
-/// counter skew (nanoseconds on current hardware); the samplers allow for a reading a little
-/// behind the last one.
+/// Where the cores' counters are synchronised (the OS checks this before using the counter as
+/// its own clock) reads never go backwards. Elsewhere a read on another core, or after the
+/// thread moves, can be behind the last by the skew; the samplers compare or take the maximum,
+/// so such a read only delays a refill or a window's end.
 ///
 /// ```
 /// use hivetrace_sampling::clock::{Clock, SystemClock};
