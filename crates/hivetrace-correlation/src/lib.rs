@@ -10,8 +10,8 @@
 //!   functions on [`http::HeaderMap`] ([`headers`]), faster than the SDK's propagators;
 //!   [`baggage_header::BaggageHeader`] keeps baggage as it arrived (validated, indexed,
 //!   decoded on read, forwarded without re-encoding) for services that pass it on.
-//!   Malformed input never panics: an invalid `traceparent` starts a new trace, invalid
-//!   members are dropped.
+//!   Malformed input never panics: an invalid `traceparent` starts a new trace, a malformed
+//!   `tracestate` is discarded, invalid baggage members are dropped.
 //! - **Context across tasks and threads**: [`spawn`], [`spawn_blocking`] (feature `tokio`),
 //!   [`spawn_thread`], [`in_current_context`].
 //! - **Request ids and sessions**: [`RequestId`] (a valid incoming `x-request-id`, else a

@@ -1,11 +1,13 @@
 //! The W3C Trace Context `tracestate` header: parse and format.
 //!
 //! The value is a comma-separated list of `key=value` members, read across every `tracestate`
-//! header of a request (the spec's combined value). Following the spec's processing model:
-//! empty and whitespace-only members are skipped; a member that breaks the key or value
-//! grammar is dropped ("invalid tracestate entries MAY also be discarded") while valid ones are
-//! kept; a key seen again is dropped, keeping its first (most recent, leftmost) value; at most
-//! 32 members are kept, the leftmost ones, which the spec orders most recent first.
+//! header of a request (the spec's combined value). Empty and whitespace-only members are
+//! skipped, as the spec requires. A combined value that breaks the grammar is discarded whole
+//! ("if the `tracestate` header cannot be parsed the vendor MAY discard the entire header"):
+//! a member with a bad key or value, a key seen twice, or more than 32 members. This is what
+//! the W3C test suite expects at its default strictness, and what the OpenTelemetry SDKs for
+//! Python, Go and Java do, so a service behind ours sees the same state it would see behind
+//! theirs.
 //!
 //! Keys: `lcalpha 0*255(lcalpha / DIGIT / "_" / "-" / "*" / "/")`, or the multi-tenant
 //! `(lcalpha / DIGIT) 0*240(...) "@" lcalpha 0*13(...)`. Values: 1 to 256 printable ASCII
@@ -26,34 +28,35 @@ const MAX_VALUE_LEN: usize = 256;
 
 /// Parses the combined `tracestate` of one request from its header values, in order.
 ///
-/// Never fails: what the grammar rejects is dropped, member by member.
+/// Never fails: a combined value that breaks the grammar (a bad member, a duplicate key, more
+/// than 32 members) gives the empty state, as if no `tracestate` had come.
 ///
 /// ```
 /// use hivetrace_correlation::tracestate::parse_tracestate;
-/// let state = parse_tracestate([&b"congo=t61rcWkgMzE, ,Bad=1"[..], b"rojo=00f067aa0ba902b7,congo=x"]);
+/// let state = parse_tracestate([&b"congo=t61rcWkgMzE, ,"[..], b"rojo=00f067aa0ba902b7"]);
 /// assert_eq!(state.header(), "congo=t61rcWkgMzE,rojo=00f067aa0ba902b7");
+/// // One bad member, or a key sent twice, and the whole value is discarded.
+/// assert_eq!(parse_tracestate([&b"congo=t61rcWkgMzE,Bad=1"[..]]).header(), "");
+/// assert_eq!(parse_tracestate([&b"congo=1"[..], b"congo=2"]).header(), "");
 /// ```
 pub fn parse_tracestate<'a, I>(values: I) -> TraceState
 where
     I: IntoIterator<Item = &'a [u8]>,
 {
     let mut members: SmallVec<[(&str, &str); 8]> = SmallVec::new();
-    'values: for value in values {
+    for value in values {
         for member in value.split(|&b| b == b',') {
             let member = trim_ows(member);
             if member.is_empty() {
                 continue;
             }
             let Ok((key, value)) = member_parts(member) else {
-                continue;
+                return TraceState::NONE;
             };
-            if members.iter().any(|(k, _)| *k == key) {
-                continue;
+            if members.len() == MAX_TRACESTATE_MEMBERS || members.iter().any(|(k, _)| *k == key) {
+                return TraceState::NONE;
             }
             members.push((key, value));
-            if members.len() == MAX_TRACESTATE_MEMBERS {
-                break 'values;
-            }
         }
     }
     if members.is_empty() {
@@ -220,31 +223,41 @@ mod tests {
     }
 
     #[test]
-    fn combines_headers_skips_empty_and_drops_invalid_members() {
+    fn combines_headers_and_skips_empty_members() {
         assert_eq!(
             parse(&["rojo=00f067aa0ba902b7 ,\t,", "congo=t61rcWkgMzE", ""]),
             "rojo=00f067aa0ba902b7,congo=t61rcWkgMzE"
-        );
-        assert_eq!(
-            parse(&["ok=1,BAD=2,also-ok=3,novalue,x="]),
-            "ok=1,also-ok=3"
         );
         assert_eq!(parse(&["", " , "]), "");
     }
 
     #[test]
-    fn duplicate_keys_keep_the_first() {
-        assert_eq!(parse(&["foo=1,bar=2", "foo=3"]), "foo=1,bar=2");
+    fn a_value_that_breaks_the_grammar_is_discarded_whole() {
+        // The W3C test suite's tracestate cases, at its default strictness.
+        for bad in [
+            &["ok=1,BAD=2,also-ok=3"][..],
+            &["foo=1,novalue"],
+            &["foo=,bar=3"],
+            &["foo@=1,bar=2"],
+            &["foo=1,foo=2"],
+            &["foo=1", "foo=2"],
+            &["bar=1", "foo=bar=baz"],
+        ] {
+            assert_eq!(parse(bad), "", "{bad:?}");
+        }
+        let long_key = format!("foo=1,{}=1", "z".repeat(257));
+        assert_eq!(parse(&[&long_key]), "");
     }
 
     #[test]
-    fn keeps_at_most_32_members() {
-        let members: Vec<String> = (0..40).map(|i| format!("k{i}=v{i}")).collect();
-        let header = members.join(",");
-        let state = parse_tracestate([header.as_bytes()]);
-        assert_eq!(state.header(), members[..32].join(","));
+    fn at_most_32_members() {
+        let members: Vec<String> = (0..33).map(|i| format!("k{i}=v{i}")).collect();
         let exactly: String = members[..32].join(",");
         assert_eq!(parse(&[&exactly]), exactly);
+        assert_eq!(parse(&[&members.join(",")]), "");
+        // Empty members do not count.
+        let with_empties = format!("{exactly},, ,");
+        assert_eq!(parse(&[&with_empties]), exactly);
     }
 
     #[test]
