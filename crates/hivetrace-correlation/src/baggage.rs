@@ -11,13 +11,16 @@
 //! Values are percent-decoded as UTF-8, invalid sequences becoming U+FFFD as the spec says;
 //! `+` is a plus sign, as the spec says. When writing, every octet outside `baggage-octet`,
 //! `%` itself, and `+` are percent-encoded: the spec allows encoding any octet, and the Python
-//! SDK decodes with `unquote_plus`, which would read a bare `+` as a space.
+//! SDK decodes with `unquote_plus`, which would read a bare `+` as a space. Only when `%2B`
+//! would push members past the 8192-byte limit is `+` written as it is.
 //! Properties are kept as written (`p1=v1;p2`) in the entry's
 //! [`BaggageMetadata`](opentelemetry::baggage::BaggageMetadata).
 //!
 //! Limits: every baggage of up to 64 members and 8192 bytes (the spec's minimum that platforms
-//! must propagate) round-trips whole. Beyond them, whole members are dropped, never cut; parsing
-//! stops after the grammar's 180 members. An invalid member is dropped; the others are kept.
+//! must propagate) round-trips whole. The exception is a value whose encoding was malformed (a
+//! stray `%`, or bytes that are not UTF-8): it is decoded as the spec says and written back
+//! longer. Beyond the limits, whole members are dropped, never cut; parsing stops after the
+//! grammar's 180 members. An invalid member is dropped; the others are kept.
 
 use opentelemetry::Context;
 use opentelemetry::baggage::{Baggage, BaggageExt, KeyValueMetadata};
@@ -221,29 +224,63 @@ where
 /// Appends the `baggage` value of `baggage` to `out`: keys as they are, values
 /// percent-encoded, properties after `;`. Members that do not fit in 8192 bytes, and members
 /// whose key or properties break the grammar, are left out whole.
+///
+/// `+` in values is written `%2B` (see the module docs), unless that makes a member not fit:
+/// then the whole header is written again with `+` as it is, so a baggage that arrived in
+/// 8192 bytes goes on whole.
 pub fn write_baggage(baggage: &Baggage, out: &mut Vec<u8>) {
     let start = out.len();
+    match write_members(baggage, out, percent_encode) {
+        Fit::All => {}
+        Fit::DroppedWithPlus => {
+            out.truncate(start);
+            write_members(baggage, out, crate::percent::percent_encode_keep_plus);
+        }
+        Fit::Dropped => {}
+    }
+}
+
+/// Whether every member [`write_members`] was given fit in the byte budget.
+enum Fit {
+    All,
+    /// Some did not, and some value holds a `+`, which a shorter encoding could save.
+    DroppedWithPlus,
+    Dropped,
+}
+
+fn write_members(baggage: &Baggage, out: &mut Vec<u8>, encode: fn(&[u8], &mut Vec<u8>)) -> Fit {
+    let start = out.len();
+    let mut dropped = false;
+    let mut plus = false;
     for (key, (value, metadata)) in baggage {
         let key = key.as_str().as_bytes();
-        if !is_token(key) {
+        let properties = metadata.as_str().trim().trim_start_matches(';').as_bytes();
+        if !is_token(key) || !(properties.is_empty() || parse_member_properties_ok(properties)) {
+            // The spec: no partial member is propagated.
             continue;
         }
-        let properties = metadata.as_str().trim().trim_start_matches(';').as_bytes();
-        let properties_ok = properties.is_empty() || parse_member_properties_ok(properties);
+        let value = value.as_str().as_bytes();
+        plus |= value.contains(&b'+');
         let member_start = out.len();
         if member_start > start {
             out.push(b',');
         }
         out.extend_from_slice(key);
         out.push(b'=');
-        percent_encode(value.as_str().as_bytes(), out);
-        if properties_ok && !properties.is_empty() {
+        encode(value, out);
+        if !properties.is_empty() {
             out.push(b';');
             out.extend_from_slice(properties);
         }
         if out.len() - start > MAX_BAGGAGE_BYTES {
             out.truncate(member_start);
+            dropped = true;
         }
+    }
+    match (dropped, plus) {
+        (false, _) => Fit::All,
+        (true, true) => Fit::DroppedWithPlus,
+        (true, false) => Fit::Dropped,
     }
 }
 
@@ -263,6 +300,8 @@ fn parse_member_properties_ok(properties: &[u8]) -> bool {
 }
 
 /// `cx` with its baggage plus the given entries (which replace entries of the same key).
+/// When the baggage is full (64 members or 8192 bytes), the given entries are kept and
+/// existing ones left out.
 ///
 /// `Baggage` is not `Clone`; this copies the entries once into a new one.
 ///
@@ -279,14 +318,19 @@ where
     K: Into<Key>,
     V: Into<StringValue>,
 {
-    let existing = cx
-        .baggage()
-        .iter()
-        .map(|(k, (v, m))| KeyValueMetadata::new(k.clone(), v.clone(), m.clone()));
-    let added = entries
+    // The given entries go in first: a full baggage (64 members or 8192 bytes) refuses what
+    // comes last, and what the caller adds (a request id, a session id) must not be what is
+    // lost. Existing entries follow where their key is not taken and there is room.
+    let mut baggage: Baggage = entries
         .into_iter()
-        .map(|(k, v)| KeyValueMetadata::new(k, v, ""));
-    cx.with_baggage(existing.chain(added).collect::<Baggage>())
+        .map(|(k, v)| KeyValueMetadata::new(k, v, ""))
+        .collect();
+    for (key, (value, metadata)) in cx.baggage() {
+        if baggage.get(key.as_str()).is_none() {
+            baggage.insert_with_metadata(key.clone(), value.clone(), metadata.clone());
+        }
+    }
+    cx.with_baggage(baggage)
 }
 
 /// Whether `key` is an RFC 7230 token: one or more of `!#$%&'*+-.^_`|~`, digits and letters.
@@ -420,6 +464,58 @@ mod tests {
         bag.insert("b", "small");
         let header = written(&bag);
         assert_eq!(header, "b=small");
+    }
+
+    #[test]
+    fn a_full_baggage_of_plus_signs_goes_on_whole() {
+        // 64 members, 8192 bytes, values of `+`: as `%2B` they would be three times longer.
+        let per = MAX_BAGGAGE_BYTES / MAX_BAGGAGE_MEMBERS;
+        let members: Vec<String> = (0..MAX_BAGGAGE_MEMBERS)
+            .map(|i| {
+                let key = format!("k{i:02}");
+                format!("{key}={}", "+".repeat(per - key.len() - 2))
+            })
+            .collect();
+        let header = members.join(",");
+        assert!(header.len() <= MAX_BAGGAGE_BYTES);
+        let bag = parse_baggage([header.as_bytes()]);
+        assert_eq!(bag.len(), MAX_BAGGAGE_MEMBERS);
+        let out = written(&bag);
+        assert!(out.len() <= MAX_BAGGAGE_BYTES);
+        let back = parse_baggage([out.as_bytes()]);
+        assert_eq!(back.len(), MAX_BAGGAGE_MEMBERS);
+        for (k, v) in &bag {
+            assert_eq!(back.get_with_metadata(k.as_str()), Some(v), "{k}");
+        }
+
+        // Small enough, `+` is still `%2B`, for decoders that read `+` as a space.
+        let mut small = Baggage::new();
+        small.insert("a", "1+1");
+        assert_eq!(written(&small), "a=1%2B1");
+    }
+
+    #[test]
+    fn a_member_with_bad_properties_is_left_out_whole() {
+        let mut bag = Baggage::new();
+        bag.insert_with_metadata("k", "v", "bad prop");
+        bag.insert_with_metadata("ok", "1", "ttl=60");
+        assert_eq!(written(&bag), "ok=1;ttl=60");
+    }
+
+    #[test]
+    fn added_entries_win_over_a_full_baggage() {
+        let full: Vec<String> = (0..MAX_BAGGAGE_MEMBERS)
+            .map(|i| format!("k{i}=v"))
+            .collect();
+        let cx = Context::new().with_baggage(parse_baggage([full.join(",").as_bytes()]));
+        assert_eq!(cx.baggage().len(), MAX_BAGGAGE_MEMBERS);
+        let cx = with_entries(&cx, [("request.id", "r-1"), ("k0", "replaced")]);
+        assert_eq!(cx.baggage().len(), MAX_BAGGAGE_MEMBERS);
+        assert_eq!(
+            cx.baggage().get("request.id").map(|v| v.as_str()),
+            Some("r-1")
+        );
+        assert_eq!(cx.baggage().get("k0").map(|v| v.as_str()), Some("replaced"));
     }
 
     #[test]

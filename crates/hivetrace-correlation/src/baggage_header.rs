@@ -124,11 +124,16 @@ impl BaggageHeader {
                 };
                 let entry = Member::new(index, bytes, &raw);
                 if let Some(at) = out.position(entry.key_in(bytes)) {
-                    total -= out.members[at].bytes();
-                    out.members.remove(at);
                     out.verbatim = false;
-                }
-                if out.members.len() == MAX_BAGGAGE_MEMBERS
+                    let rest = total - out.members[at].bytes();
+                    if rest + entry.bytes() > MAX_BAGGAGE_BYTES {
+                        // As `Baggage` does: a replacement that does not fit leaves the
+                        // earlier value.
+                        continue;
+                    }
+                    total = rest;
+                    out.members.remove(at);
+                } else if out.members.len() == MAX_BAGGAGE_MEMBERS
                     || total + entry.bytes() > MAX_BAGGAGE_BYTES
                 {
                     out.verbatim = false;
@@ -370,6 +375,27 @@ mod tests {
         let mut out = HeaderMap::new();
         view.inject(&mut out);
         assert_eq!(out.get_all(BAGGAGE).iter().count(), 1);
+    }
+
+    #[test]
+    fn a_duplicate_that_does_not_fit_leaves_the_first_value() {
+        let header = format!("a=1,f={},a={}", "x".repeat(8000), "y".repeat(500));
+        let map: HeaderMap = [(BAGGAGE, HeaderValue::from_str(&header).expect("ascii"))]
+            .into_iter()
+            .collect();
+        let view = BaggageHeader::from_headers(&map);
+        assert_eq!(view.get("a").as_deref(), Some("1"));
+        let bag = crate::baggage::parse_baggage([header.as_bytes()]);
+        assert_eq!(bag.get("a").map(|v| v.as_str()), Some("1"));
+
+        // One that fits replaces it.
+        let map: HeaderMap = [(BAGGAGE, HeaderValue::from_static("a=1,b=2,a=3"))]
+            .into_iter()
+            .collect();
+        assert_eq!(
+            BaggageHeader::from_headers(&map).get("a").as_deref(),
+            Some("3")
+        );
     }
 
     #[test]

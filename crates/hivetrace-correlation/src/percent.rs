@@ -4,33 +4,50 @@ use crate::baggage::is_baggage_octet;
 use crate::hex;
 
 /// The octets written as they are: `baggage-octet` without `%` and `+`.
-const PLAIN: [bool; 256] = {
+const PLAIN: [bool; 256] = plain_table(false);
+
+/// The same, with `+` written as it is.
+const PLAIN_WITH_PLUS: [bool; 256] = plain_table(true);
+
+const fn plain_table(plus: bool) -> [bool; 256] {
     let mut table = [false; 256];
     let mut b = 0;
     while b < 256 {
-        table[b] = is_baggage_octet(b as u8) && b as u8 != b'%' && b as u8 != b'+';
+        let c = b as u8;
+        table[b] = is_baggage_octet(c) && c != b'%' && (plus || c != b'+');
         b += 1;
     }
     table
-};
+}
 
 /// Appends `value` percent-encoded: octets outside `baggage-octet`, `%` and `+` become `%XX`.
 pub fn percent_encode(value: &[u8], out: &mut Vec<u8>) {
+    encode_with(&PLAIN, value, out);
+}
+
+/// [`percent_encode`], but `+` is written as it is: a `baggage-octet` the spec reads as a
+/// plus sign, one byte instead of three. For baggage that would not fit otherwise.
+pub(crate) fn percent_encode_keep_plus(value: &[u8], out: &mut Vec<u8>) {
+    encode_with(&PLAIN_WITH_PLUS, value, out);
+}
+
+#[inline]
+fn encode_with(plain: &[bool; 256], value: &[u8], out: &mut Vec<u8>) {
     // Most values need no escaping: one check that vectorises, one copy.
-    if value.iter().all(|&b| PLAIN[b as usize]) {
+    if value.iter().all(|&b| plain[b as usize]) {
         out.extend_from_slice(value);
         return;
     }
-    let mut plain = 0;
+    let mut start = 0;
     for (i, &b) in value.iter().enumerate() {
-        if PLAIN[b as usize] {
+        if plain[b as usize] {
             continue;
         }
-        out.extend_from_slice(&value[plain..i]);
+        out.extend_from_slice(&value[start..i]);
         out.extend_from_slice(&[b'%', hex::upper_digit(b >> 4), hex::upper_digit(b)]);
-        plain = i + 1;
+        start = i + 1;
     }
-    out.extend_from_slice(&value[plain..]);
+    out.extend_from_slice(&value[start..]);
 }
 
 /// Decodes `%XX` sequences (either case); a `%` not followed by two hex digits stays as it
