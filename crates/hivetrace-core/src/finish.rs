@@ -10,7 +10,7 @@ use opentelemetry::{Array, Key, KeyValue, Value};
 use opentelemetry_sdk::trace::SpanData;
 use serde_json::{Map, Value as Json};
 
-use crate::conventions::{Conventions, genai, honeyhive, known, openinference};
+use crate::conventions::{Conventions, genai, honeyhive, known, openinference, otel};
 use crate::event_type::EventType;
 use crate::truncate::{truncate_value, truncated};
 
@@ -27,6 +27,10 @@ pub(crate) struct Finisher {
 
 impl Finisher {
     pub(crate) fn finish(&self, span: &mut SpanData) {
+        // A key set twice (an enrichment repeated, a flattened key met again) is sent once, with
+        // its last value: OTLP requires unique keys, and HoneyHive's SDK overwrites.
+        dedup_last_wins(&mut span.attributes);
+        restore_error(span);
         if self.conventions.honeyhive() {
             self.stamp_honeyhive(span);
         }
@@ -105,7 +109,82 @@ impl Finisher {
         if !has_session && let Some(session) = &self.session_id {
             span.attributes.push(session.clone());
         }
-        span.attributes.extend(self.identity.iter().cloned());
+        // The tracer's identity, unless the span set its own.
+        for kv in &self.identity {
+            if !span.attributes.iter().any(|a| a.key == kv.key) {
+                span.attributes.push(kv.clone());
+            }
+        }
+    }
+}
+
+/// Removes every attribute whose key comes again later, keeping the order of the rest.
+fn dedup_last_wins(attributes: &mut Vec<KeyValue>) {
+    /// Most spans carry a handful of keys: below this, compare pairs and allocate nothing.
+    const PAIRWISE: usize = 32;
+    let repeated =
+        |attrs: &[KeyValue], i: usize| attrs[i + 1..].iter().any(|b| b.key == attrs[i].key);
+    if attributes.len() <= PAIRWISE {
+        let mut i = 0;
+        while i < attributes.len() {
+            if repeated(attributes, i) {
+                attributes.remove(i);
+            } else {
+                i += 1;
+            }
+        }
+        return;
+    }
+    let mut seen = std::collections::HashSet::with_capacity(attributes.len());
+    let mut later = vec![false; attributes.len()];
+    for (i, kv) in attributes.iter().enumerate().rev() {
+        later[i] = !seen.insert(kv.key.as_str());
+    }
+    drop(seen);
+    let mut later = later.into_iter();
+    attributes.retain(|_| !later.next().unwrap_or(false));
+}
+
+/// Writes a failed span's error attributes again when the span's attribute limit refused them:
+/// the status and the `exception` event (limited separately) still say what went wrong.
+fn restore_error(span: &mut SpanData) {
+    let opentelemetry::trace::Status::Error { description } = &span.status else {
+        return;
+    };
+    if span.dropped_attributes_count == 0 {
+        return;
+    }
+    let has = |key: &str| span.attributes.iter().any(|kv| kv.key.as_str() == key);
+    let (has_error, has_type, has_otel_type) = (
+        has(honeyhive::ERROR),
+        has(honeyhive::ERROR_TYPE),
+        has(otel::ERROR_TYPE),
+    );
+    let error_type = span
+        .events
+        .iter()
+        .rev()
+        .find(|e| e.name == otel::EXCEPTION_EVENT)
+        .and_then(|e| {
+            e.attributes
+                .iter()
+                .find(|kv| kv.key.as_str() == otel::EXCEPTION_TYPE)
+        })
+        .map(|kv| kv.value.clone());
+    if !has_error && !description.is_empty() {
+        let message = Value::from(description.to_string());
+        span.attributes
+            .push(KeyValue::new(honeyhive::ERROR, message));
+    }
+    if let Some(error_type) = error_type {
+        if !has_type {
+            let kv = KeyValue::new(honeyhive::ERROR_TYPE, error_type.clone());
+            span.attributes.push(kv);
+        }
+        if !has_otel_type {
+            span.attributes
+                .push(KeyValue::new(otel::ERROR_TYPE, error_type));
+        }
     }
 }
 
@@ -319,6 +398,37 @@ fn to_json(value: &Value) -> Json {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    fn kv(key: &'static str, value: i64) -> KeyValue {
+        KeyValue::new(key, value)
+    }
+
+    #[test]
+    fn a_repeated_key_keeps_its_last_value() {
+        for n in [5, 60] {
+            let mut attributes: Vec<KeyValue> = (0..n)
+                .map(|i| KeyValue::new(format!("k{i}"), i as i64))
+                .collect();
+            attributes.insert(1, kv("dup", 1));
+            attributes.push(kv("dup", 2));
+            attributes.push(kv("k0", -1));
+            dedup_last_wins(&mut attributes);
+            assert_eq!(attributes.len(), n + 1, "n = {n}");
+            let value = |key: &str| {
+                let found: Vec<_> = attributes
+                    .iter()
+                    .filter(|kv| kv.key.as_str() == key)
+                    .collect();
+                assert_eq!(found.len(), 1, "{key} once");
+                found[0].value.clone()
+            };
+            assert_eq!(value("dup"), Value::I64(2));
+            assert_eq!(value("k0"), Value::I64(-1));
+            assert_eq!(value("k1"), Value::I64(1));
+            // The order of what is kept does not change.
+            assert_eq!(attributes[0].key.as_str(), "k1");
+        }
+    }
 
     #[test]
     fn flattened_keys_are_nested_again_for_openinference() {

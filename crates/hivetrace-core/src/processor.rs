@@ -358,9 +358,11 @@ impl Worker {
                 return result;
             }
             let mut batch = Vec::with_capacity(queued.min(batch_size));
+            let mut attributes_dropped = 0;
             while batch.len() < batch_size {
                 match self.shared.queue.pop() {
                     Some(mut span) => {
+                        attributes_dropped += u64::from(span.dropped_attributes_count);
                         self.finisher.finish(&mut span);
                         batch.push(span);
                     }
@@ -369,6 +371,9 @@ impl Worker {
             }
             let n = batch.len() as u64;
             let counters = &self.shared.counters;
+            if attributes_dropped > 0 {
+                Counters::bump(&counters.attributes_dropped, attributes_dropped);
+            }
             match self.exporter.export_blocking(batch, self.export_deadline) {
                 Ok(()) => Counters::bump(&counters.exported, n),
                 Err(e) => {

@@ -38,6 +38,10 @@ pub struct TracerStats {
     pub export_errors: u64,
     /// Spans waiting in the queue when the snapshot was taken.
     pub queued: u64,
+    /// Attributes that exported spans lost to the span attribute limit (OpenTelemetry's
+    /// default, 128 per span), summed. Not zero means some spans were cut short: enrich with
+    /// fewer keys. An error is still recorded, from the span's status and `exception` event.
+    pub attributes_dropped: u64,
 }
 
 /// The live counters. Each sits on its own cache line: the hot ones are bumped by every thread
@@ -53,6 +57,7 @@ pub(crate) struct Counters {
     pub(crate) exported: AtomicU64,
     pub(crate) export_failed: AtomicU64,
     pub(crate) export_errors: AtomicU64,
+    pub(crate) attributes_dropped: AtomicU64,
 }
 
 impl Counters {
@@ -73,6 +78,7 @@ impl Counters {
             export_failed: self.export_failed.load(Ordering::Relaxed),
             export_errors: self.export_errors.load(Ordering::Relaxed),
             queued: queued as u64,
+            attributes_dropped: self.attributes_dropped.load(Ordering::Relaxed),
         }
     }
 }

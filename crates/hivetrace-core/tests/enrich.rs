@@ -229,3 +229,80 @@ fn enrich_session_without_a_session_span_returns_false() {
         );
     }
 }
+
+#[test]
+fn a_key_set_twice_is_exported_once_with_its_last_value() {
+    let (tracer, exporter) = in_memory_tracer(|b| b.project("tracer-project"));
+    let span = tracer
+        .span("twice")
+        .attribute(KeyValue::new("honeyhive.project", "span-project"))
+        .start();
+    span.in_scope(|| {
+        enrich_span(|e| {
+            e.metadata("k", 1)
+                .metadata("k", 2)
+                .metadata("a.b", "flat")
+                .metadata("a", json!({"b": "nested"}));
+        })
+    });
+    drop(span);
+
+    let spans = finished(&tracer, &exporter);
+    let span = named(&spans, "twice");
+    let count = |key: &str| {
+        span.attributes
+            .iter()
+            .filter(|kv| kv.key.as_str() == key)
+            .count()
+    };
+    for key in [
+        "honeyhive_metadata.k",
+        "honeyhive_metadata.a.b",
+        "honeyhive.project",
+    ] {
+        assert_eq!(count(key), 1, "{key}");
+    }
+    assert_eq!(expect_attr(span, "honeyhive_metadata.k"), &Value::I64(2));
+    assert_eq!(
+        expect_attr(span, "honeyhive_metadata.a.b"),
+        &Value::from("nested")
+    );
+    // The span's own value wins over the tracer's identity.
+    assert_eq!(
+        expect_attr(span, "honeyhive.project"),
+        &Value::from("span-project")
+    );
+}
+
+#[test]
+fn an_error_survives_a_span_full_of_attributes_and_the_loss_is_counted() {
+    let (tracer, exporter) = in_memory_tracer(|b| b);
+    let span = tracer.span("full").start();
+    span.in_scope(|| {
+        let inputs: serde_json::Map<String, serde_json::Value> =
+            (0..200).map(|i| (format!("k{i}"), json!(i))).collect();
+        enrich_span(|e| {
+            e.inputs("big", serde_json::Value::Object(inputs));
+        });
+    });
+    span.record_error(&std::io::Error::other("the model timed out"));
+    drop(span);
+
+    let spans = finished(&tracer, &exporter);
+    let span = named(&spans, "full");
+    assert!(span.dropped_attributes_count > 0);
+    assert_eq!(
+        expect_attr(span, "honeyhive_error"),
+        &Value::from("the model timed out")
+    );
+    assert_eq!(expect_attr(span, "error.type"), &Value::from("Error"));
+    assert_eq!(
+        expect_attr(span, "honeyhive_error_type"),
+        &Value::from("Error")
+    );
+    assert!(matches!(span.status, Status::Error { .. }));
+    assert_eq!(
+        tracer.stats().attributes_dropped,
+        u64::from(span.dropped_attributes_count)
+    );
+}
