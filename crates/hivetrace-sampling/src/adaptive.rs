@@ -22,12 +22,18 @@ use crate::{Error, Result};
 /// cache lines back and forth.
 const SHARDS: usize = 16;
 
-/// The decision state packs, in one word: the threshold (bits 0..=56, up to [`NEVER`]), the
-/// clock stride as a power of two (bits 58..=60), and [`WARMING`] (bit 63).
+/// The decision state packs, in one word: the threshold (bits 0..=56, up to [`NEVER`]) and
+/// [`WARMING`] (bit 63).
 const THRESHOLD_MASK: u64 = (1 << 57) - 1;
+
+/// A shard's counter packs, in one word: the decisions of this window (bits 0..=57) and the
+/// shard's clock stride as a power of two (bits 58..=60), so one `fetch_add` yields both.
+const COUNT_MASK: u64 = (1 << 58) - 1;
 const STRIDE_OFFSET: u32 = 58;
 /// At most one clock read per 2^6 decisions of a thread.
 const MAX_STRIDE_SHIFT: u64 = 6;
+/// However low the target, a stride of up to 8 decisions is allowed (see [`stride_shift`]).
+const MIN_TARGET_STRIDE: u64 = 8;
 
 /// Set until the first window closes: the sampler has no measured rate yet and grants the
 /// warm-up quota.
@@ -45,15 +51,22 @@ fn shard_index() -> usize {
     SHARD.with(|shard| *shard)
 }
 
-/// The clock stride for an incoming rate: the largest power of two (up to 2^6) of decisions
-/// that a window boundary may go unnoticed, for a delay of at most 1% of a window.
-fn stride_shift(rate: f64, window_seconds: f64) -> u64 {
+/// The clock stride of a thread that made `per_window` decisions in a window's length: the
+/// largest power of two of decisions, up to 2^6, that a window's end may go unnoticed by it.
+///
+/// At most 1% of `per_window`, so that at a steady load the end goes unnoticed for at most 1%
+/// of a window. That is a guess at the next window's load, so the stride is also held to the
+/// target's spans per window, `target_per_window` (though never under [`MIN_TARGET_STRIDE`],
+/// which bounds the clock's cost): when the load drops, a thread makes at most that many
+/// decisions on the old probability before it sees the end, about a window's worth of the
+/// target, and at most about a window of time if the load is still at or above the target.
+fn stride_shift(per_window: f64, target_per_window: f64) -> u64 {
     // `as` saturates; NaN becomes 0.
-    let per_hundredth = (rate * window_seconds / 100.0) as u64;
-    if per_hundredth == 0 {
-        0
-    } else {
-        u64::from(per_hundredth.ilog2()).min(MAX_STRIDE_SHIFT)
+    let by_rate = (per_window / 100.0) as u64;
+    let by_target = (target_per_window as u64).max(MIN_TARGET_STRIDE);
+    match by_rate.min(by_target) {
+        0 => 0,
+        limit => u64::from(limit.ilog2()).min(MAX_STRIDE_SHIFT),
     }
 }
 
@@ -88,11 +101,15 @@ struct Padded<T>(T);
 /// feedback loop to oscillate: under a steady load it settles and stays.
 ///
 /// A decision takes no lock: an atomic increment of a per-thread counter and an atomic load.
-/// The clock is read once every few decisions of a thread (up to 64, so that a window's end
-/// goes unnoticed for at most about 1% of a window at the measured rate; every decision at low
-/// load). The thread that first sees a window's end claims the roll-over with a
-/// compare-and-swap and recomputes the probability; the others do not wait. Clones share all
-/// state.
+/// The clock is read once every few decisions of a thread, a power of two set at each window's
+/// end: at most 64; at most 1% of the decisions that thread made in the last window, so that at
+/// a steady load a window's end goes unnoticed for at most about 1% of a window (every decision
+/// at low load); and at most the target's spans per window, or 8 if that is fewer, so that when
+/// the load drops each thread makes at most that many decisions on the old probability. A
+/// window that closes more than a tenth of its length late makes every thread read the clock
+/// on each decision of the next one. The thread that first sees a window's end claims the
+/// roll-over with a compare-and-swap and recomputes the probability; the others do not wait.
+/// Clones share all state.
 ///
 /// ```
 /// use std::time::Duration;
@@ -140,6 +157,7 @@ struct Inner {
     clock: Box<dyn Clock>,
     /// Read by every decision, written once per window.
     hot: Padded<Hot>,
+    /// Decisions this window and clock stride, per shard (see [`COUNT_MASK`]).
     counts: [Padded<AtomicU64>; SHARDS],
     /// Incremented only during the first window.
     warmup_taken: Padded<AtomicU64>,
@@ -151,7 +169,7 @@ struct Inner {
 struct Hot {
     /// Nanoseconds at which the current window closes.
     window_end: AtomicU64,
-    /// The threshold, clock stride and warm-up flag (see [`THRESHOLD_MASK`]).
+    /// The threshold and warm-up flag (see [`THRESHOLD_MASK`]).
     state: AtomicU64,
 }
 
@@ -222,7 +240,9 @@ impl Inner {
         let hot = &self.hot.0;
         let mut state = hot.state.load(Ordering::Relaxed);
         let seen = self.counts[shard_index()].0.fetch_add(1, Ordering::Relaxed);
-        let stride_mask = (1 << ((state >> STRIDE_OFFSET) & 7)) - 1;
+        // The counter restarts at each roll, so every thread reads the clock on its first
+        // decision of a window.
+        let stride_mask = (1 << ((seen >> STRIDE_OFFSET) & 7)) - 1;
         if seen & stride_mask == 0 {
             let now = self.clock.now_nanos();
             if now >= hot.window_end.load(Ordering::Relaxed) {
@@ -261,15 +281,31 @@ impl Inner {
         let start = self.cold.window_start.swap(now, Ordering::Relaxed);
         // An idle stretch of several windows is measured as one long window. The span that
         // noticed the end is counted in the window it closes.
-        let elapsed_seconds = now.saturating_sub(start).max(1) as f64 / 1e9;
-        let count: u64 = self
-            .counts
-            .iter()
-            .map(|shard| shard.0.swap(0, Ordering::Relaxed))
-            .fold(0, u64::saturating_add);
+        let config = &self.config;
+        let elapsed_nanos = now.saturating_sub(start).max(1);
+        let elapsed_seconds = elapsed_nanos as f64 / 1e9;
+        let windows = elapsed_nanos as f64 / config.window_nanos as f64;
+        let target_per_window = config.target_per_second * config.window_nanos as f64 / 1e9;
+        // Each thread's stride follows the load it saw itself. At a steady load the strides
+        // keep a window's end unnoticed for at most 1% of a window; a window more than a tenth
+        // late means the load fell under what they assumed (this window's count still holds
+        // the busy part), so every decision reads the clock until the next roll measures the
+        // new load.
+        let late = config.window_nanos.saturating_add(config.window_nanos / 10);
+        let overran = elapsed_nanos > late;
+        let mut count = 0u64;
+        for shard in &self.counts {
+            let stride = if overran {
+                0
+            } else {
+                let seen = shard.0.load(Ordering::Relaxed) & COUNT_MASK;
+                stride_shift(seen as f64 / windows, target_per_window)
+            };
+            let seen = shard.0.swap(stride << STRIDE_OFFSET, Ordering::Relaxed) & COUNT_MASK;
+            count = count.saturating_add(seen);
+        }
         let measured = count as f64 / elapsed_seconds;
 
-        let config = &self.config;
         let warming = hot.state.load(Ordering::Relaxed) & WARMING != 0;
         let rate = if warming {
             measured
@@ -294,10 +330,8 @@ impl Inner {
         self.cold
             .probability
             .store(probability.to_bits(), Ordering::Relaxed);
-        let window_seconds = config.window_nanos as f64 / 1e9;
-        let stride = stride_shift(rate, window_seconds) << STRIDE_OFFSET;
         hot.state
-            .store(packed_threshold(probability) | stride, Ordering::Relaxed);
+            .store(packed_threshold(probability), Ordering::Relaxed);
     }
 }
 
@@ -546,18 +580,36 @@ mod tests {
 
     #[test]
     fn the_clock_is_read_less_often_as_the_load_grows() {
-        assert_eq!(stride_shift(0.0, 1.0), 0);
-        assert_eq!(stride_shift(f64::NAN, 1.0), 0);
-        assert_eq!(stride_shift(199.0, 1.0), 0);
-        assert_eq!(stride_shift(400.0, 1.0), 2);
-        assert_eq!(stride_shift(400.0, 0.1), 0);
-        assert_eq!(stride_shift(1e12, 1.0), MAX_STRIDE_SHIFT);
+        assert_eq!(stride_shift(0.0, 1000.0), 0);
+        assert_eq!(stride_shift(f64::NAN, 1000.0), 0);
+        assert_eq!(stride_shift(199.0, 1000.0), 0);
+        assert_eq!(stride_shift(400.0, 1000.0), 2);
+        assert_eq!(stride_shift(6400.0, 1000.0), 6);
+        assert_eq!(stride_shift(1e12, 1000.0), MAX_STRIDE_SHIFT);
+    }
+
+    #[test]
+    fn a_small_target_holds_the_stride_to_eight() {
+        // 10 sampled per window: the stride may not exceed 8, even at 6,400 decisions.
+        assert_eq!(stride_shift(6400.0, 10.0), 3);
+        assert_eq!(stride_shift(6400.0, 0.5), 3);
+        assert_eq!(stride_shift(6400.0, 40.0), 5);
+        // The rate still rules where it asks for fewer.
+        assert_eq!(stride_shift(400.0, 10.0), 2);
+    }
+
+    /// The stride (as a power of two) of the calling thread's shard.
+    fn own_stride(sampler: &AdaptiveSampler) -> u64 {
+        let counter = sampler.inner.counts[shard_index()]
+            .0
+            .load(Ordering::Relaxed);
+        (counter >> STRIDE_OFFSET) & 7
     }
 
     #[test]
     fn a_window_end_is_noticed_within_the_stride() {
         let clock = ManualClock::new();
-        let sampler = AdaptiveSampler::builder(10.0)
+        let sampler = AdaptiveSampler::builder(100.0)
             .smoothing(1.0)
             .clock(clock.clone())
             .build()
@@ -572,8 +624,7 @@ mod tests {
         clock.advance(Duration::from_secs(1));
         decide();
         assert_eq!(sampler.incoming_per_second(), Some(6400.0));
-        let state = sampler.inner.hot.0.state.load(Ordering::Relaxed);
-        assert_eq!((state >> STRIDE_OFFSET) & 7, 6);
+        assert_eq!(own_stride(&sampler), 6);
         (0..10).for_each(|_| decide());
         clock.advance(Duration::from_secs(1));
         let before = sampler.probability();
@@ -586,5 +637,99 @@ mod tests {
             2.0 * before,
             "the 65th decision rolled"
         );
+    }
+
+    #[test]
+    fn a_window_that_ran_late_makes_every_decision_read_the_clock() {
+        let clock = ManualClock::new();
+        let sampler = AdaptiveSampler::builder(100.0)
+            .clock(clock.clone())
+            .build()
+            .expect("valid config");
+        let decide = || {
+            sampler
+                .inner
+                .decide(TraceId::from(1), &OtTraceState::default());
+        };
+        (0..6400).for_each(|_| decide());
+        clock.advance(Duration::from_secs(1));
+        decide();
+        assert_eq!(own_stride(&sampler), 6);
+        // The same decisions, but the window is seen to end only half a window late: 4,267/s
+        // would allow a stride of 32 were it not for the lateness.
+        (0..6400).for_each(|_| decide());
+        clock.advance(Duration::from_millis(1500));
+        (0..64).for_each(|_| decide());
+        assert_eq!(
+            sampler.inner.cold.window_start.load(Ordering::Relaxed),
+            2_500_000_000
+        );
+        assert_eq!(own_stride(&sampler), 0);
+    }
+
+    /// The reported case: 6,400 spans/s on one thread, then 5/s, for a target of 10/s. The
+    /// stride of 64 that the busy windows allowed used to keep windows open for 7 s, 3 s, 2 s
+    /// after the drop, and no span was sampled for 16 s.
+    #[test]
+    fn a_drop_in_load_is_seen_within_a_few_decisions() {
+        let clock = ManualClock::new();
+        let sampler = AdaptiveSampler::builder(10.0)
+            .clock(clock.clone())
+            .build()
+            .expect("valid config");
+        let inner = &*sampler.inner;
+        let mut n: u128 = 0;
+        let mut decide = |gap: Duration| {
+            n += 1;
+            let id = TraceId::from(n.wrapping_mul(0x9E37_79B9_7F4A_7C15_F39C_C060_5CED_C835));
+            let kept = inner.decide(id, &OtTraceState::default()).is_some();
+            clock.advance(gap);
+            kept
+        };
+        let busy_gap = Duration::from_secs(1) / 6400;
+        (0..6400 * 5).for_each(|_| {
+            decide(busy_gap);
+        });
+        let busy_probability = sampler.probability();
+        assert!(busy_probability < 0.002, "{busy_probability}");
+
+        let drop_at = clock.now_nanos();
+        let open_window_end = inner.hot.0.window_end.load(Ordering::Relaxed);
+        let gap = Duration::from_millis(200);
+        let mut rolls = Vec::new();
+        let mut first_kept = None;
+        let mut first_full = None;
+        for decision in 0..150u64 {
+            let start = inner.cold.window_start.load(Ordering::Relaxed);
+            let at = clock.now_nanos();
+            if decide(gap) && first_kept.is_none() {
+                first_kept = Some(at - drop_at);
+            }
+            if inner.cold.window_start.load(Ordering::Relaxed) != start {
+                rolls.push((decision, at));
+            }
+            if first_full.is_none() && sampler.probability() == 1.0 {
+                first_full = Some(at - drop_at);
+            }
+        }
+        // The window open at the drop closes within 8 decisions (the stride a target of 10/s
+        // allows) of its end; it is not read at 64.
+        let (_, first_roll) = rolls[0];
+        let late = first_roll.saturating_sub(open_window_end);
+        assert!(late <= 8 * 200_000_000, "closed {late} ns late: {rolls:?}");
+        // After that, every window closes at the first decision past its end.
+        for pair in rolls.windows(2) {
+            let length = pair[1].1 - pair[0].1;
+            assert!(
+                length <= 1_200_000_000,
+                "a window of {length} ns: {rolls:?}"
+            );
+        }
+        // The probability doubles per window as the smoothed rate decays (6,400 → 10 takes
+        // about 10 windows), and spans are sampled again well before it reaches 1.
+        let full = first_full.expect("the probability reaches 1");
+        assert!(full <= 12_000_000_000, "p = 1 after {full} ns: {rolls:?}");
+        let kept = first_kept.expect("a span is sampled");
+        assert!(kept <= 9_000_000_000, "first span kept after {kept} ns");
     }
 }
