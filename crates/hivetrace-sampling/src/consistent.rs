@@ -22,7 +22,9 @@ use crate::{Error, Result};
 ///
 /// On a kept span it writes `th` into the `ot` tracestate member (replacing any previous `th`,
 /// keeping `rv`, other `ot` sub-keys and other vendors' members); on a dropped span it removes
-/// `th`. It adds no attributes, takes no lock and allocates only for the tracestate it returns.
+/// `th`. Other `ot` sub-keys are kept as long as the value fits a tracestate member; see
+/// [`OtTraceState::apply_to`]. It adds no attributes, takes no lock and allocates only for the
+/// tracestate it returns.
 ///
 /// ```
 /// use hivetrace_sampling::consistent::ConsistentProbabilitySampler;

@@ -4,8 +4,10 @@
 //! The values it carries are [`Threshold`]s and [`Randomness`]es, whose arithmetic lives in
 //! [`threshold`](crate::threshold).
 
-use opentelemetry::Context;
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use opentelemetry::trace::{TraceContextExt, TraceId, TraceState};
+use opentelemetry::{Context, otel_debug, otel_warn};
 use opentelemetry_sdk::trace::{SamplingDecision, SamplingResult};
 
 use crate::threshold::{Randomness, Threshold};
@@ -22,7 +24,9 @@ const MAX_MEMBER_VALUE_LEN: usize = 256;
 /// Reading is lenient: a malformed `th` or `rv` reads as absent, and malformed members are
 /// skipped, never a panic. Writing replaces `th` and `rv`, keeps the other well-formed members
 /// in order (`key` = `[a-z][a-z0-9]*`, value = `[A-Za-z0-9._-]*`) and drops malformed ones.
-/// Other vendors' tracestate members are never touched.
+/// If that would make the value longer than the 256 characters a tracestate member may hold,
+/// only `th` and `rv` are written, and the loss is reported (see
+/// [`apply_to`](Self::apply_to)). Other vendors' tracestate members are never touched.
 ///
 /// ```
 /// use hivetrace_sampling::threshold::{OtTraceState, Threshold};
@@ -154,8 +158,13 @@ impl<'a> OtTraceState<'a> {
     }
 
     /// `trace_state` with its `ot` member replaced by [`to_value`](Self::to_value), removed if
-    /// that is empty, and returned as is (a clone) if nothing changed. If the full value would
-    /// exceed the 256 characters a member may hold, only `th` and `rv` are written.
+    /// that is empty, and returned as is (a clone) if nothing changed.
+    ///
+    /// If the full value would exceed the 256 characters a member may hold, only `th` and `rv`
+    /// are written and the other `ot` sub-keys are dropped. With the `internal-logs` feature
+    /// (on by default) that is reported through OpenTelemetry's internal log: a warning the
+    /// first time in the process (event `Sampler.OtTraceStateTruncated`, target
+    /// `hivetrace-sampling`), a debug event every time.
     #[inline]
     pub fn apply_to(&self, trace_state: &TraceState) -> TraceState {
         if self.is_modified() {
@@ -169,6 +178,7 @@ impl<'a> OtTraceState<'a> {
     fn rewrite(&self, trace_state: &TraceState) -> TraceState {
         let mut value = self.to_value();
         if value.len() > MAX_MEMBER_VALUE_LEN {
+            report_truncated(value.len());
             value.clear();
             self.write_sampling_fields(&mut value);
         }
@@ -181,6 +191,30 @@ impl<'a> OtTraceState<'a> {
             .insert(OT_KEY, value)
             .or_else(|_| trace_state.delete(OT_KEY))
             .unwrap_or_else(|_| trace_state.clone())
+    }
+}
+
+/// Reports that an `ot` value of `length` characters was cut down to its sampling fields:
+/// a warning once per process, as the SDK does for dropped spans, so that a stream of such
+/// tracestates does not flood the log; a debug event each time.
+#[cold]
+fn report_truncated(length: usize) {
+    static WARNED: AtomicBool = AtomicBool::new(false);
+    if !WARNED.load(Ordering::Relaxed) && !WARNED.swap(true, Ordering::Relaxed) {
+        otel_warn!(
+            name: "Sampler.OtTraceStateTruncated",
+            value_length = length,
+            message = concat!(
+                "An `ot` tracestate value would exceed 256 characters: only th and rv were ",
+                "written, its other sub-keys were dropped. Later occurrences are logged at debug.",
+            )
+        );
+    } else {
+        otel_debug!(
+            name: "Sampler.OtTraceStateTruncated",
+            value_length = length,
+            message = "An `ot` tracestate value was cut down to th and rv."
+        );
     }
 }
 
@@ -298,5 +332,70 @@ mod tests {
             .with_randomness(Randomness::parse("6e6d1a75832a2f"))
             .apply_to(&ts);
         assert_eq!(out.get(OT_KEY), Some("th:fd70a4;rv:6e6d1a75832a2f"));
+    }
+
+    #[cfg(feature = "internal-logs")]
+    #[test]
+    fn a_truncated_value_is_reported() {
+        use std::sync::{Arc, Mutex};
+        use tracing::{Event, Level, Metadata, Subscriber, span};
+
+        /// An event's name, level and target.
+        type Seen = (&'static str, Level, &'static str);
+
+        /// Records every event.
+        #[derive(Clone, Default)]
+        struct Capture(Arc<Mutex<Vec<Seen>>>);
+
+        impl Subscriber for Capture {
+            fn enabled(&self, _: &Metadata<'_>) -> bool {
+                true
+            }
+            fn new_span(&self, _: &span::Attributes<'_>) -> span::Id {
+                span::Id::from_u64(1)
+            }
+            fn record(&self, _: &span::Id, _: &span::Record<'_>) {}
+            fn record_follows_from(&self, _: &span::Id, _: &span::Id) {}
+            fn event(&self, event: &Event<'_>) {
+                let meta = event.metadata();
+                let mut events = self.0.lock().unwrap();
+                events.push((meta.name(), *meta.level(), meta.target()));
+            }
+            fn enter(&self, _: &span::Id) {}
+            fn exit(&self, _: &span::Id) {}
+        }
+
+        let capture = Capture::default();
+        let long = format!("th:8;xx:{}", "a".repeat(245));
+        let ts = TraceState::from_key_value([("ot", long.as_str()), ("v", "1")]).unwrap();
+        let short: TraceState = "ot=th:8;xx:a".parse().unwrap();
+        tracing::subscriber::with_default(capture.clone(), || {
+            // A rewrite that fits says nothing.
+            let out = OtTraceState::from_trace_state(&short)
+                .with_threshold(Threshold::parse("c"))
+                .apply_to(&short);
+            assert_eq!(out.get(OT_KEY), Some("th:c;xx:a"));
+            assert!(capture.0.lock().unwrap().is_empty());
+
+            // A longer threshold pushes the value past 256 characters.
+            let out = OtTraceState::from_trace_state(&ts)
+                .with_threshold(Threshold::parse("fd70a4"))
+                .apply_to(&ts);
+            assert_eq!(out.get(OT_KEY), Some("th:fd70a4"));
+            assert_eq!(out.get("v"), Some("1"));
+        });
+        let events = capture.0.lock().unwrap();
+        // Warning or debug depending on whether another test in this process truncated first.
+        assert!(
+            matches!(
+                events[..],
+                [(
+                    "Sampler.OtTraceStateTruncated",
+                    Level::WARN | Level::DEBUG,
+                    "hivetrace-sampling"
+                )]
+            ),
+            "{events:?}"
+        );
     }
 }
