@@ -17,9 +17,10 @@ use crate::ot_state::{OtTraceState, sampling_result, without_threshold};
 /// local not sampled, each configurable with any [`ShouldSample`].
 ///
 /// The four parent branches default to repeating the parent's decision. A sampled parent's
-/// tracestate passes through unchanged unless its `th` is inconsistent with its randomness
-/// (`rv`, else the trace id) — then `th` is erased, as the specification asks of parent-based
-/// samplers. An unsampled parent's tracestate passes through unchanged.
+/// tracestate passes through unchanged unless its `th` is malformed or inconsistent with its
+/// randomness (`rv`, else the trace id) — then `th` is erased, other `ot` sub-keys and other
+/// vendors' members kept, as the specification asks of parent-based samplers. An unsampled
+/// parent's tracestate passes through without `th`, like every dropped span's.
 ///
 /// A span whose parent context holds no valid span context is a root. Clones share the
 /// delegates (`Arc`), so cloning costs a few reference-count increments.
@@ -137,7 +138,8 @@ impl ShouldSample for ParentBased {
     }
 }
 
-/// The parent's decision, with its threshold erased if the parent was sampled inconsistently.
+/// The parent's decision, with its threshold erased if it is malformed or the parent was
+/// sampled inconsistently with it.
 fn follow_parent(parent: &SpanContext) -> SamplingResult {
     let trace_state = parent.trace_state();
     let ot = OtTraceState::from_trace_state(trace_state);
@@ -145,14 +147,12 @@ fn follow_parent(parent: &SpanContext) -> SamplingResult {
         // A dropped span carries no threshold, like every dropped span here.
         return sampling_result(false, without_threshold(trace_state));
     }
+    // Keep `th` only if it parses and the parent's randomness reaches it. Otherwise it is
+    // erased: `apply_to` rewrites when a `th` member was present but is not kept, and returns
+    // a plain clone when nothing changes (no `th` member, or a consistent one).
     let randomness = ot.randomness_or(parent.trace_id());
-    let consistent = ot.threshold().is_none_or(|t| t.should_sample(randomness));
-    let trace_state = if consistent {
-        trace_state.clone()
-    } else {
-        ot.with_threshold(None).apply_to(trace_state)
-    };
-    sampling_result(true, trace_state)
+    let consistent = ot.threshold().filter(|t| t.should_sample(randomness));
+    sampling_result(true, ot.with_threshold(consistent).apply_to(trace_state))
 }
 
 #[cfg(test)]
@@ -229,6 +229,27 @@ mod tests {
         assert_eq!(out.decision, SamplingDecision::RecordAndSample);
         assert_eq!(out.trace_state.get("ot"), Some("zz:1"));
         assert_eq!(out.trace_state.get("v"), Some("1"));
+    }
+
+    #[test]
+    fn malformed_parent_threshold_is_erased() {
+        let s = ParentBased::new(Sampler::AlwaysOff);
+        let all_ones = (1 << 56) - 1;
+        // Upper-case hex, 15 digits, empty, not hex: none is a threshold, so none is passed on.
+        for th in ["C", "123456789012345", "", "xyz"] {
+            let cx = parent(true, true, &format!("ot=th:{th};zz:1,v=1"), all_ones);
+            let out = run(&s, Some(&cx), all_ones);
+            assert_eq!(out.decision, SamplingDecision::RecordAndSample, "{th:?}");
+            assert_eq!(out.trace_state.header(), "ot=zz:1,v=1", "{th:?}");
+
+            // With nothing else in `ot`, the member goes.
+            let cx = parent(false, true, &format!("ot=th:{th},v=1"), all_ones);
+            let out = run(&s, Some(&cx), all_ones);
+            assert_eq!(out.trace_state.header(), "v=1", "{th:?}");
+        }
+        // Without a `th` member the tracestate passes through untouched.
+        let cx = parent(true, true, "ot=zz:1,v=1", 0);
+        assert_eq!(run(&s, Some(&cx), 0).trace_state.header(), "ot=zz:1,v=1");
     }
 
     #[test]
