@@ -79,6 +79,8 @@ pub mod vars {
     /// Session name.
     pub const HH_SESSION_NAME: &str = "HH_SESSION_NAME";
     /// HoneyHive API URL; export goes to `{HH_API_URL}/opentelemetry/v1/traces`.
+    /// `OTEL_EXPORTER_OTLP_(TRACES_)ENDPOINT` wins over it; an API URL or endpoint set in code
+    /// wins over every variable.
     pub const HH_API_URL: &str = "HH_API_URL";
     /// Alias of [`HH_API_URL`] used by HoneyHive's SDK.
     pub const HONEYHIVE_SERVER_URL: &str = "HONEYHIVE_SERVER_URL";
@@ -261,7 +263,11 @@ impl TracerBuilder {
         self
     }
 
-    /// HoneyHive's API URL; spans go to `{url}/opentelemetry/v1/traces`.
+    /// HoneyHive's API URL; spans go to `{url}/opentelemetry/v1/traces`, with the API key.
+    ///
+    /// Wins over every endpoint variable (`OTEL_EXPORTER_OTLP_(TRACES_)ENDPOINT`, `HH_API_URL`);
+    /// an [`endpoint`](Self::endpoint), [`file`](Self::file) or [`exporter`](Self::exporter)
+    /// set in code wins over it.
     pub fn api_url(mut self, url: impl Into<String>) -> Self {
         self.api_url = Some(url.into());
         self
@@ -611,6 +617,11 @@ impl TracerBuilder {
         has_api_key: bool,
     ) -> Result<ResolvedDestination> {
         use vars::*;
+        // An API URL set in code wins over every variable; among variables, OTEL_* endpoints
+        // win over HoneyHive's URL.
+        if let Some(url) = self.api_url.take() {
+            return self.honeyhive_endpoint("api_url", &url);
+        }
         if let Some((name, v)) = self.var(OTEL_EXPORTER_OTLP_TRACES_ENDPOINT) {
             return Ok(ResolvedDestination::Otlp(env::endpoint(name, &v)?));
         }
@@ -624,17 +635,10 @@ impl TracerBuilder {
             };
             return Ok(ResolvedDestination::Otlp(url));
         }
-        let api_url = match self.api_url.take() {
-            Some(url) => Some(("api_url", url)),
-            None => self.first_var(&[HH_API_URL, HONEYHIVE_SERVER_URL, HH_SERVER_URL]),
-        };
-        if let Some((name, url)) = api_url {
-            let base = env::endpoint(name, &url)?;
-            self.honeyhive_destination = true;
-            return Ok(ResolvedDestination::Otlp(append_path(
-                &base,
-                HONEYHIVE_TRACES_PATH,
-            )));
+        if let Some((name, url)) =
+            self.first_var(&[HH_API_URL, HONEYHIVE_SERVER_URL, HH_SERVER_URL])
+        {
+            return self.honeyhive_endpoint(name, &url);
         }
         if has_api_key {
             self.honeyhive_destination = true;
@@ -647,6 +651,16 @@ impl TracerBuilder {
             .map(|(_, v)| PathBuf::from(v))
             .unwrap_or_else(|| PathBuf::from(DEFAULT_TRACE_FILE));
         Ok(ResolvedDestination::File(path))
+    }
+
+    /// HoneyHive's traces endpoint below the API URL `url`, read from `setting`.
+    fn honeyhive_endpoint(&mut self, setting: &str, url: &str) -> Result<ResolvedDestination> {
+        let base = env::endpoint(setting, url)?;
+        self.honeyhive_destination = true;
+        Ok(ResolvedDestination::Otlp(append_path(
+            &base,
+            HONEYHIVE_TRACES_PATH,
+        )))
     }
 }
 
@@ -701,4 +715,88 @@ pub(crate) struct Resolved {
     pub(crate) destination: ResolvedDestination,
     pub(crate) processors: Vec<Box<dyn SpanProcessor>>,
     pub(crate) observers: Vec<Box<dyn crate::SpanObserver>>,
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    fn from_vars(vars: &[(&'static str, &'static str)]) -> TracerBuilder {
+        let vars: HashMap<&str, &str> = vars.iter().copied().collect();
+        TracerBuilder::from_env_with(move |k| vars.get(k).map(|v| (*v).to_owned()))
+    }
+
+    /// The OTLP endpoint and whether the API key goes with it.
+    fn endpoint_and_key(mut builder: TracerBuilder) -> (String, bool) {
+        let resolved = builder.resolve().expect("a valid configuration");
+        let ResolvedDestination::Otlp(endpoint) = resolved.destination else {
+            panic!("expected an OTLP destination");
+        };
+        let has_key = resolved
+            .headers
+            .iter()
+            .any(|(k, v)| k == "authorization" && v.expose() == "Bearer k");
+        (endpoint, has_key)
+    }
+
+    #[test]
+    fn an_api_url_set_in_code_wins_over_every_endpoint_variable() {
+        for var in [
+            vars::OTEL_EXPORTER_OTLP_ENDPOINT,
+            vars::OTEL_EXPORTER_OTLP_TRACES_ENDPOINT,
+            vars::HH_API_URL,
+            vars::HONEYHIVE_SERVER_URL,
+        ] {
+            let builder = from_vars(&[(var, "http://collector:4318")])
+                .api_url("https://hh.example.com")
+                .api_key("k");
+            assert_eq!(
+                endpoint_and_key(builder),
+                (
+                    "https://hh.example.com/opentelemetry/v1/traces".to_owned(),
+                    true
+                ),
+                "{var} won over the api_url set in code"
+            );
+        }
+    }
+
+    #[test]
+    fn an_endpoint_set_in_code_wins_over_the_api_url() {
+        let builder = from_vars(&[(vars::OTEL_EXPORTER_OTLP_ENDPOINT, "http://collector:4318")])
+            .endpoint("http://mine:4318/v1/traces")
+            .api_url("https://hh.example.com")
+            .api_key("k");
+        assert_eq!(
+            endpoint_and_key(builder),
+            ("http://mine:4318/v1/traces".to_owned(), true)
+        );
+    }
+
+    #[test]
+    fn otlp_endpoint_variables_win_over_the_honeyhive_url_variable() {
+        let builder = from_vars(&[
+            (vars::OTEL_EXPORTER_OTLP_ENDPOINT, "http://collector:4318"),
+            (vars::HH_API_URL, "https://hh.example.com"),
+            (vars::HH_API_KEY, "k"),
+        ]);
+        assert_eq!(
+            endpoint_and_key(builder),
+            ("http://collector:4318/v1/traces".to_owned(), false),
+            "the key never goes to an endpoint from OTEL_* variables"
+        );
+        let builder = from_vars(&[
+            (vars::HH_API_URL, "https://hh.example.com"),
+            (vars::HH_API_KEY, "k"),
+        ]);
+        assert_eq!(
+            endpoint_and_key(builder),
+            (
+                "https://hh.example.com/opentelemetry/v1/traces".to_owned(),
+                true
+            )
+        );
+    }
 }
