@@ -216,6 +216,20 @@ mod tests {
     }
 
     #[test]
+    fn malformed_endpoint_errors_never_show_credentials() {
+        for bad in [
+            "user:s3cr3t@collector:4318",
+            "http:/user:s3cr3t@collector:4318/",
+            "http://user:s3/cr3t@collector:4318/",
+        ] {
+            let err = endpoint("OTEL_EXPORTER_OTLP_ENDPOINT", bad).expect_err(bad);
+            let shown = format!("{err} {err:?}");
+            assert!(!shown.contains("s3"), "{shown}");
+            assert!(shown.contains("<redacted>@collector:4318"), "{shown}");
+        }
+    }
+
+    #[test]
     fn endpoints_must_be_http_urls() {
         assert!(endpoint("E", "http://127.0.0.1:4318/v1/traces").is_ok());
         for bad in ["localhost:4318", "not a url", "ftp://x/", "http://"] {

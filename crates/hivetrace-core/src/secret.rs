@@ -48,16 +48,35 @@ impl From<&str> for Secret {
 
 /// `url` with any credentials (`user:password@`) replaced by `<redacted>@`, for messages and
 /// `Debug`. Works on text that is not a valid URL too.
+///
+/// In a well-formed URL (one both `url` and `http` accept) everything up to the last `@`
+/// before the path, query or fragment is credentials, and the scheme stays readable. Text that
+/// is not a well-formed URL has no reliable authority (`http:/u:p@host`, a password holding a
+/// `/`, a missing scheme), so everything up to its last `@` is redacted.
 pub(crate) fn redact_url(url: &str) -> String {
-    let Some(scheme_end) = url.find("://") else {
-        return url.to_owned();
-    };
-    let rest = &url[scheme_end + 3..];
-    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    match rest[..authority_end].rfind('@') {
-        Some(at) => format!("{}<redacted>{}", &url[..scheme_end + 3], &rest[at..]),
-        None => url.to_owned(),
+    match well_formed_authority(url) {
+        Some((start, end)) => match url[start..end].rfind('@') {
+            Some(at) => format!("{}<redacted>{}", &url[..start], &url[start + at..]),
+            None => url.to_owned(),
+        },
+        None => match url.rfind('@') {
+            Some(at) => format!("<redacted>{}", &url[at..]),
+            None => url.to_owned(),
+        },
     }
+}
+
+/// The byte range of `url`'s authority, when `url` is a well-formed `scheme://authority...` URL.
+fn well_formed_authority(url: &str) -> Option<(usize, usize)> {
+    let scheme_end = url.find("://")?;
+    if url::Url::parse(url).is_err() || url.parse::<http::Uri>().is_err() {
+        return None;
+    }
+    let start = scheme_end + 3;
+    let end = url[start..]
+        .find(['/', '?', '#'])
+        .map_or(url.len(), |i| start + i);
+    Some((start, end))
 }
 
 #[cfg(test)]
@@ -77,6 +96,26 @@ mod tests {
             "http://<redacted>@host:4318/v1/traces?a=b@c"
         );
         assert_eq!(redact_url("https://host/x@y"), "https://host/x@y");
+        assert_eq!(redact_url("http://u@v:w@host/"), "http://<redacted>@host/");
         assert_eq!(redact_url("not a url"), "not a url");
+    }
+
+    #[test]
+    fn credentials_in_malformed_urls_are_redacted_up_to_the_last_at() {
+        for (malformed, shown) in [
+            ("user:s3cr3t@collector:4318", "<redacted>@collector:4318"),
+            (
+                "http:/user:s3cr3t@collector:4318/",
+                "<redacted>@collector:4318/",
+            ),
+            (
+                "http://user:s3/cr3t@collector:4318/",
+                "<redacted>@collector:4318/",
+            ),
+            ("http://user:s3#cr3t@collector/", "<redacted>@collector/"),
+            ("http://user:s3cr3t@host:99999/a@b", "<redacted>@b"),
+        ] {
+            assert_eq!(redact_url(malformed), shown, "{malformed}");
+        }
     }
 }
