@@ -13,7 +13,7 @@ use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
 use opentelemetry_sdk::trace::{SpanData, SpanExporter};
 
 use crate::error::{Error, Result};
-use crate::secret::Secret;
+use crate::secret::{Secret, redact_url};
 
 /// The OTLP transport and encoding.
 ///
@@ -30,7 +30,8 @@ pub enum Protocol {
     HttpProtobuf,
     /// `http/json`.
     HttpJson,
-    /// `grpc`: needs the `grpc` feature.
+    /// `grpc`: needs the `grpc` feature, and an `http://` endpoint (no TLS is built in for
+    /// gRPC; an `https://` collector is reached with `http/protobuf`).
     Grpc,
 }
 
@@ -92,15 +93,20 @@ impl OtlpExporter {
     /// `` (retry after <N> ms)`` ([`RETRY_AFTER_MARKER`]), so a wrapper such as
     /// hivetrace-resilience's `ResilientExporter` can honour the hint (the SDK's error type
     /// carries only a message).
+    ///
+    /// gRPC export is plaintext only: an endpoint that is not `http://` is an
+    /// [`Error::ExporterBuild`] saying to use OTLP over HTTP, which supports `https://`.
+    /// Errors never show the endpoint's credentials.
     pub fn new(
         endpoint: &str,
         protocol: Protocol,
         headers: &[(String, Secret)],
         timeout: Duration,
     ) -> Result<Self> {
+        // opentelemetry-otlp's messages quote the endpoint verbatim, credentials included.
         let build_err = |e: &dyn fmt::Display| Error::ExporterBuild {
             exporter: "otlp",
-            reason: e.to_string(),
+            reason: without_credentials(e.to_string(), endpoint),
         };
         match protocol {
             Protocol::HttpProtobuf | Protocol::HttpJson => {
@@ -121,7 +127,7 @@ impl OtlpExporter {
                     .map_err(|e| build_err(&e))?;
                 Ok(OtlpExporter {
                     inner,
-                    endpoint: crate::secret::redact_url(endpoint),
+                    endpoint: redact_url(endpoint),
                     protocol,
                     retry_after,
                     #[cfg(feature = "grpc")]
@@ -131,12 +137,24 @@ impl OtlpExporter {
             #[cfg(feature = "grpc")]
             Protocol::Grpc => {
                 use opentelemetry_otlp::WithTonicConfig;
+                if !is_plaintext(endpoint) {
+                    return Err(Error::ExporterBuild {
+                        exporter: "otlp",
+                        reason: format!(
+                            "gRPC export needs an http:// endpoint, got {}: hivetrace builds \
+                             gRPC without TLS; for an https:// collector use OTLP over HTTP \
+                             (protocol http/protobuf, the default), or reach it through a local \
+                             collector or TLS-terminating proxy over http://",
+                            redact_url(endpoint)
+                        ),
+                    });
+                }
+                let map = header_map(headers, "gRPC metadata")?;
                 let runtime = tokio::runtime::Builder::new_current_thread()
                     .enable_all()
                     .thread_name("hivetrace-grpc")
                     .build()
                     .map_err(|e| build_err(&e))?;
-                let map = header_map(headers, "gRPC metadata")?;
                 // As for HTTP: opentelemetry-otlp merges the process environment's headers into
                 // the metadata, so an interceptor (which runs after that) removes the ones
                 // hivetrace did not choose and sets its own last.
@@ -158,7 +176,7 @@ impl OtlpExporter {
                     }
                     Ok(request)
                 };
-                let inner = {
+                let built = {
                     let _entered = runtime.enter();
                     opentelemetry_otlp::SpanExporter::builder()
                         .with_tonic()
@@ -166,16 +184,23 @@ impl OtlpExporter {
                         .with_timeout(timeout)
                         .with_interceptor(interceptor)
                         .build()
-                        .map_err(|e| build_err(&e))?
                 };
-                Ok(OtlpExporter {
-                    inner,
-                    endpoint: crate::secret::redact_url(endpoint),
-                    protocol,
-                    // gRPC's RetryInfo stays inside tonic's status; its message names the code.
-                    retry_after: Arc::new(AtomicU64::new(0)),
-                    runtime: Some(runtime),
-                })
+                match built {
+                    Ok(inner) => Ok(OtlpExporter {
+                        inner,
+                        endpoint: redact_url(endpoint),
+                        protocol,
+                        // gRPC's RetryInfo stays inside tonic's status; its message names the code.
+                        retry_after: Arc::new(AtomicU64::new(0)),
+                        runtime: Some(runtime),
+                    }),
+                    Err(e) => {
+                        // Dropping a runtime blocks, which panics inside another runtime (a
+                        // tracer built in `#[tokio::main]`).
+                        runtime.shutdown_background();
+                        Err(build_err(&e))
+                    }
+                }
             }
             #[cfg(not(feature = "grpc"))]
             Protocol::Grpc => Err(Error::FeatureDisabled {
@@ -193,6 +218,18 @@ impl OtlpExporter {
     /// The protocol.
     pub fn protocol(&self) -> Protocol {
         self.protocol
+    }
+}
+
+/// Dropping the gRPC runtime blocks, which panics inside another runtime: the exporter may be
+/// dropped in async code (a tracer that failed to build, or one built by hand), so its runtime
+/// is shut down without waiting.
+#[cfg(feature = "grpc")]
+impl Drop for OtlpExporter {
+    fn drop(&mut self) {
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_background();
+        }
     }
 }
 
@@ -228,6 +265,24 @@ impl SpanExporter for OtlpExporter {
     fn set_resource(&mut self, resource: &Resource) {
         self.inner.set_resource(resource);
     }
+}
+
+/// `message` with every copy of `endpoint` shown with its credentials redacted.
+fn without_credentials(message: String, endpoint: &str) -> String {
+    if endpoint.is_empty() {
+        return message;
+    }
+    message.replace(endpoint, &redact_url(endpoint))
+}
+
+/// Whether `endpoint` has the `http` scheme: tonic without a TLS feature cannot reach anything
+/// else (opentelemetry-otlp gives a scheme-less endpoint `https://`).
+#[cfg(feature = "grpc")]
+fn is_plaintext(endpoint: &str) -> bool {
+    endpoint
+        .trim()
+        .split_once("://")
+        .is_some_and(|(scheme, _)| scheme.eq_ignore_ascii_case("http"))
 }
 
 /// The HTTP client behind OTLP/HTTP export: the blocking reqwest client, with hivetrace's
@@ -375,4 +430,68 @@ fn process_env_header_names() -> Vec<http::HeaderName> {
             .collect::<Vec<_>>()
     })
     .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TIMEOUT: Duration = Duration::from_secs(1);
+
+    fn build_error(endpoint: &str, protocol: Protocol) -> String {
+        match OtlpExporter::new(endpoint, protocol, &[], TIMEOUT) {
+            Ok(exporter) => panic!("{endpoint} built: {exporter:?}"),
+            Err(e) => format!("{e} {e:?}"),
+        }
+    }
+
+    #[test]
+    fn http_build_errors_never_show_credentials() {
+        let shown = build_error(
+            "http://user:s3cr3t@collector:4318/a b",
+            Protocol::HttpProtobuf,
+        );
+        assert!(!shown.contains("s3cr3t"), "{shown}");
+        assert!(shown.contains("<redacted>@collector"), "{shown}");
+    }
+
+    #[cfg(feature = "grpc")]
+    #[test]
+    fn grpc_rejects_https_saying_what_to_do_without_credentials() {
+        for endpoint in [
+            "https://user:s3cr3t@collector.example:4317",
+            "HTTPS://collector.example:4317",
+            "collector.example:4317",
+        ] {
+            let shown = build_error(endpoint, Protocol::Grpc);
+            assert!(!shown.contains("s3cr3t"), "{shown}");
+            assert!(shown.contains("http/protobuf"), "{shown}");
+        }
+    }
+
+    #[cfg(feature = "grpc")]
+    #[test]
+    fn grpc_build_errors_never_show_credentials() {
+        let shown = build_error("http://user:s3cr3t@collector:4317/a b", Protocol::Grpc);
+        assert!(!shown.contains("s3cr3t"), "{shown}");
+        assert!(shown.contains("<redacted>@collector"), "{shown}");
+    }
+
+    /// A tracer built in `#[tokio::main]`: neither a failed build nor dropping the exporter
+    /// may drop its runtime in a blocking way.
+    #[cfg(feature = "grpc")]
+    #[test]
+    fn grpc_builds_and_drops_inside_a_runtime_without_panicking() {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("a runtime");
+        runtime.block_on(async {
+            let shown = build_error("http://collector:4317/a b", Protocol::Grpc);
+            assert!(shown.contains("invalid endpoint"), "{shown}");
+            let exporter = OtlpExporter::new("http://127.0.0.1:4317", Protocol::Grpc, &[], TIMEOUT)
+                .expect("a plaintext endpoint builds without connecting");
+            drop(exporter);
+        });
+    }
 }
