@@ -317,17 +317,18 @@ mod tests {
     #[test]
     fn long_values_are_cut_while_serializing() {
         let big = "x".repeat(1_000_000);
-        let v = (&&&Capture(&big)).hivetrace_capture(10);
+        let marker = TRUNCATION_MARKER.len();
+        let v = (&&&Capture(&big)).hivetrace_capture(10 + marker);
         assert_eq!(
             v,
             Some(Value::from(format!("xxxxxxxxxx{TRUNCATION_MARKER}")))
         );
-        let v = (&&&Capture(&vec![big.as_str()])).hivetrace_capture(10);
+        let v = (&&&Capture(&vec![big.as_str()])).hivetrace_capture(10 + marker);
         assert_eq!(
             v,
             Some(Value::from(format!("[\"xxxxxxxx{TRUNCATION_MARKER}")))
         );
-        let v = debug_value(&vec![0u8; 100_000], 8);
+        let v = debug_value(&vec![0u8; 100_000], 8 + marker);
         assert_eq!(v, Value::from(format!("[0, 0, 0{TRUNCATION_MARKER}")));
     }
 

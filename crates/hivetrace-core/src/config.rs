@@ -346,7 +346,8 @@ impl TracerBuilder {
         self
     }
 
-    /// The longest attribute value in bytes; longer ones are cut with a visible marker.
+    /// The longest attribute value in bytes; longer ones are cut to fit with a visible
+    /// [`TRUNCATION_MARKER`](crate::TRUNCATION_MARKER), the marker counted in the limit.
     pub fn max_attribute_len(mut self, len: usize) -> Self {
         self.max_attribute_len = Some(len);
         self

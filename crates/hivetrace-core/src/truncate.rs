@@ -6,7 +6,11 @@ use std::io;
 
 use opentelemetry::{Array, StringValue, Value};
 
-/// Appended to every value that was cut, so a reader sees that it was.
+/// Ends every value that was cut, so a reader sees that it was.
+///
+/// The marker counts towards the limit: a cut value is the longest prefix that fits in
+/// `limit - TRUNCATION_MARKER.len()` bytes (on a character boundary), then the marker. Under a
+/// limit shorter than the marker (14 bytes) a value is cut to the limit with no marker.
 pub const TRUNCATION_MARKER: &str = "…[truncated]";
 
 /// The default limit on an attribute value's length, in bytes.
@@ -24,19 +28,31 @@ fn prefix(s: &str, limit: usize) -> &str {
     &s[..end]
 }
 
-/// `s` cut to `limit` bytes plus the marker, or `None` when it already fits.
+/// How many bytes of text a cut value keeps under `limit`, and whether the marker follows.
+fn kept_when_cut(limit: usize) -> (usize, bool) {
+    match limit.checked_sub(TRUNCATION_MARKER.len()) {
+        Some(text) => (text, true),
+        None => (limit, false),
+    }
+}
+
+/// `s` cut so that it and the marker fit in `limit` bytes, or `None` when `s` already fits.
 pub(crate) fn truncated(s: &str, limit: usize) -> Option<String> {
     if s.len() <= limit {
         return None;
     }
-    let head = prefix(s, limit);
-    let mut out = String::with_capacity(head.len() + TRUNCATION_MARKER.len());
+    let (text, marked) = kept_when_cut(limit);
+    let head = prefix(s, text);
+    let mut out = String::with_capacity(limit);
     out.push_str(head);
-    out.push_str(TRUNCATION_MARKER);
+    if marked {
+        out.push_str(TRUNCATION_MARKER);
+    }
     Some(out)
 }
 
-/// Cuts every string inside `value` that is longer than `limit`. Returns whether it changed.
+/// Cuts every string inside `value` that is longer than `limit` (see [`truncated`]). Returns
+/// whether it changed.
 pub(crate) fn truncate_value(value: &mut Value, limit: usize) -> bool {
     match value {
         Value::String(s) => match truncated(s.as_str(), limit) {
@@ -94,10 +110,18 @@ impl BoundedBuf {
         }
     }
 
-    /// The text written, with the marker appended when the value did not fit.
+    /// The text written; when the value did not fit, cut as [`truncated`] cuts, so the text
+    /// and the marker together stay within the limit.
     pub(crate) fn finish(self) -> String {
-        let overflowed = self.overflowed;
-        let mut s = match String::from_utf8(self.buf) {
+        let mut bytes = self.buf;
+        let marked = if self.overflowed {
+            let (text, marked) = kept_when_cut(self.limit);
+            bytes.truncate(text);
+            marked
+        } else {
+            false
+        };
+        let mut s = match String::from_utf8(bytes) {
             Ok(s) => s,
             Err(e) => {
                 // The cut fell inside a multi-byte character: keep the valid prefix.
@@ -107,7 +131,7 @@ impl BoundedBuf {
                 String::from_utf8(bytes).unwrap_or_default()
             }
         };
-        if overflowed {
+        if marked {
             s.push_str(TRUNCATION_MARKER);
         }
         s
@@ -150,13 +174,18 @@ mod tests {
         assert!(!truncate_value(&mut v, 10));
     }
 
+    /// The limit that leaves `text` bytes for the value before the marker.
+    fn room(text: usize) -> usize {
+        text + TRUNCATION_MARKER.len()
+    }
+
     #[test]
     fn long_values_are_cut_on_a_char_boundary_with_a_marker() {
-        let s = "héllo wörld";
-        let t = truncated(s, 2).unwrap_or_default();
+        let s = "héllo wörld".repeat(3);
+        let t = truncated(&s, room(2)).unwrap_or_default();
         assert_eq!(t, format!("h{TRUNCATION_MARKER}"));
-        let mut v = Value::Array(Array::String(vec!["x".repeat(10).into(), "y".into()]));
-        assert!(truncate_value(&mut v, 4));
+        let mut v = Value::Array(Array::String(vec!["x".repeat(40).into(), "y".into()]));
+        assert!(truncate_value(&mut v, room(4)));
         assert_eq!(
             v,
             Value::Array(Array::String(vec![
@@ -167,17 +196,51 @@ mod tests {
     }
 
     #[test]
-    fn bounded_buf_stops_formatting_early() {
+    fn cut_values_never_exceed_the_limit() {
+        let s = "é".repeat(100);
+        for limit in 0..=60 {
+            let cut = truncated(&s, limit).unwrap_or_default();
+            assert!(cut.len() <= limit, "{limit}: {} bytes", cut.len());
+            let mut b = BoundedBuf::new(limit);
+            let _ = b.write_str(&s);
+            let finished = b.finish();
+            assert!(finished.len() <= limit, "{limit}: {} bytes", finished.len());
+            assert_eq!(finished, cut, "{limit}");
+        }
+        assert_eq!(truncated(&"y".repeat(100), 16).map(|t| t.len()), Some(16));
+    }
+
+    #[test]
+    fn limits_shorter_than_the_marker_cut_without_it() {
+        assert_eq!(truncated("abcdefghijklmnopq", 5).as_deref(), Some("abcde"));
+        assert_eq!(
+            truncated("abcdefghijklmnopq", TRUNCATION_MARKER.len()).as_deref(),
+            Some(TRUNCATION_MARKER)
+        );
         let mut b = BoundedBuf::new(5);
+        let _ = b.write_str("abcdefghijklmnopq");
+        assert_eq!(b.finish(), "abcde");
+    }
+
+    #[test]
+    fn bounded_buf_stops_formatting_early() {
+        let mut b = BoundedBuf::new(room(5));
         assert!(write!(b, "{}", "a".repeat(1000)).is_err());
         assert!(b.overflowed());
         assert_eq!(b.finish(), format!("aaaaa{TRUNCATION_MARKER}"));
     }
 
     #[test]
+    fn bounded_buf_keeps_a_value_that_fits_exactly() {
+        let mut b = BoundedBuf::new(5);
+        assert!(b.write_str("abcde").is_ok());
+        assert_eq!(b.finish(), "abcde");
+    }
+
+    #[test]
     fn bounded_buf_drops_a_split_character() {
-        let mut b = BoundedBuf::new(2);
-        let _ = b.write_str("aé");
+        let mut b = BoundedBuf::new(room(2));
+        let _ = b.write_str(&"aé".repeat(10));
         assert_eq!(b.finish(), format!("a{TRUNCATION_MARKER}"));
     }
 }

@@ -297,13 +297,15 @@ fn a_panic_inside_in_scope_marks_a_span_that_outlives_the_catch() {
 }
 
 #[test]
-fn long_values_are_cut_with_the_marker() {
-    let (tracer, exporter) = in_memory_tracer(|b| b.max_attribute_len(16));
-    assert_eq!(tracer.max_attribute_len(), 16);
+fn long_values_are_cut_with_the_marker_within_the_limit() {
+    // 16 bytes of text, then the marker: the limit bounds both.
+    let limit = 16 + TRUNCATION_MARKER.len();
+    let (tracer, exporter) = in_memory_tracer(|b| b.max_attribute_len(limit));
+    assert_eq!(tracer.max_attribute_len(), limit);
     let span = tracer.span("long").start();
     span.in_scope(|| {
         enrich_span(|e| {
-            e.metadata("long", "abcdefghijklmnopqrstuvwxyz")
+            e.metadata("long", "abcdefghijklmnopqrstuvwxyz".repeat(2))
                 .metadata("short", "fits")
                 .metadata("list", vec!["x".repeat(40), "y".to_owned()])
                 .metrics("count", 123_456_789_012_i64);
@@ -316,6 +318,7 @@ fn long_values_are_cut_with_the_marker() {
     let long = expect_attr(span, "honeyhive_metadata.long").as_str();
     assert!(long.ends_with(TRUNCATION_MARKER), "{long}");
     assert_eq!(long, format!("abcdefghijklmnop{TRUNCATION_MARKER}"));
+    assert_eq!(long.len(), limit);
     assert_eq!(
         expect_attr(span, "honeyhive_metadata.short"),
         &Value::from("fits")
@@ -352,8 +355,8 @@ fn spans_started_with_an_explicit_parent_ignore_the_current_one() {
 
 #[test]
 fn long_error_messages_and_names_are_cut_too() {
-    let (tracer, exporter) = in_memory_tracer(|b| b.max_attribute_len(8));
-    let span = tracer.span("a-very-long-span-name").start();
+    let (tracer, exporter) = in_memory_tracer(|b| b.max_attribute_len(8 + TRUNCATION_MARKER.len()));
+    let span = tracer.span("a-very-long-span-name-indeed").start();
     span.record_error_message("Huge", "x".repeat(1000));
     drop(span);
 
