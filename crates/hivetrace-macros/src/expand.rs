@@ -420,11 +420,15 @@ fn arguments(sig: &Signature) -> Vec<Ident> {
 }
 
 /// Whether the return type is written as a `Result` (any path ending in `Result`), directly or
-/// as the `Output` of an `impl Future`.
+/// as the `Output` of an `impl Future` or a `Pin<Box<dyn Future>>` (what `#[async_trait]` makes
+/// of an `async fn`).
 pub(crate) fn returns_result(output: &ReturnType) -> bool {
     match output {
         ReturnType::Type(_, ty) => {
-            is_result_type(ty) || future_output(ty).is_some_and(is_result_type)
+            is_result_type(ty)
+                || future_output(ty)
+                    .or_else(|| boxed_future_output(ty))
+                    .is_some_and(is_result_type)
         }
         ReturnType::Default => false,
     }

@@ -29,7 +29,10 @@
 //!   (`fields(user.id = user_id)`).
 //! - `metadata(key = expr, ...)`, `config(key = expr, ...)`: enrichment written at start.
 //! - `err`: an `Err` is recorded as the span's error (status, `exception` event,
-//!   `honeyhive_error`, error type). `ret`: capture the output even where `capture` says not to.
+//!   `honeyhive_error`, error type), for a function returning a `Result`, an
+//!   `impl Future<Output = Result<..>>` or a `Pin<Box<dyn Future<Output = Result<..>>>>` (what
+//!   `#[async_trait]` makes of an `async fn`). `ret`: capture the output even where `capture`
+//!   says not to.
 //! - `resources`: the CPU time (thread and process) and resident memory (before, after, delta)
 //!   the call used, as `honeyhive_metrics.resource.*` attributes, measured only when the span
 //!   records (a few `/proc` reads, about 10-20 µs: for coarse spans). Needs `hivetrace-metrics`:

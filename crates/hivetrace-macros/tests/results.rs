@@ -5,12 +5,14 @@
 mod support;
 
 use std::fmt;
+use std::future::Future;
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::pin::Pin;
 
-use hivetrace_macros::trace;
+use hivetrace_macros::{trace, trace_impl};
 use opentelemetry::trace::Status;
 use opentelemetry_sdk::trace::SpanData;
-use support::{Harness, Lazy, attr, error_message, is_error, named, output, s, tree};
+use support::{Harness, Lazy, attr, error_message, is_error, named, output, parent_of, s, tree};
 
 /// The `exception` events of `span`, as (type, message).
 fn exceptions(span: &SpanData) -> Vec<(String, String)> {
@@ -180,6 +182,97 @@ async fn each_kind_of_error_is_recorded() {
     let boxed = named(&spans, "boxed_error");
     assert!(is_error(boxed));
     assert_eq!(attr(boxed, "honeyhive_error"), Some(s("boxed")));
+}
+
+static BOXED: Lazy = Lazy::new(Harness::new);
+
+#[trace(tracer = BOXED.tracer)]
+fn boxed_child(s: &str) -> usize {
+    s.len()
+}
+
+/// The shape `#[async_trait]` gives an `async fn`, written by hand.
+#[trace(tracer = BOXED.tracer, err)]
+fn boxed_parse(
+    s: &str,
+) -> Pin<Box<dyn Future<Output = Result<u32, std::num::ParseIntError>> + Send + '_>> {
+    Box::pin(async move {
+        tokio::task::yield_now().await;
+        boxed_child(s);
+        s.parse::<u32>()
+    })
+}
+
+#[async_trait::async_trait]
+trait Lookup {
+    async fn lookup(&self, key: &str) -> Result<u32, String>;
+}
+
+struct TracedImpl;
+
+// `#[async_trait]` runs first, so `#[trace_impl]` sees `fn -> Pin<Box<dyn Future>>`; the
+// block's `err` still applies to it.
+#[async_trait::async_trait]
+#[trace_impl(tracer = BOXED.tracer, err)]
+impl Lookup for TracedImpl {
+    async fn lookup(&self, key: &str) -> Result<u32, String> {
+        tokio::task::yield_now().await;
+        key.parse().map_err(|_| format!("no key {key}"))
+    }
+}
+
+struct TracedMethod;
+
+#[async_trait::async_trait]
+impl Lookup for TracedMethod {
+    #[trace(tracer = BOXED.tracer, name = "TracedMethod::lookup", err)]
+    async fn lookup(&self, key: &str) -> Result<u32, String> {
+        tokio::task::yield_now().await;
+        key.parse().map_err(|_| format!("no key {key}"))
+    }
+}
+
+/// With `err`, a boxed future's `Err` fails its span and its `Ok` value is the output; the span
+/// follows the future (current only while it is polled), so futures polled together keep their
+/// own children.
+#[tokio::test]
+async fn a_boxed_future_returning_a_result_records_its_err() {
+    let (ok, err) = tokio::join!(boxed_parse("21"), boxed_parse("x"));
+    assert_eq!(ok, Ok(21));
+    assert!(err.is_err());
+    assert_eq!(TracedImpl.lookup("7").await, Ok(7));
+    assert!(TracedImpl.lookup("k").await.is_err());
+    assert!(TracedMethod.lookup("k").await.is_err());
+
+    let spans = BOXED.spans();
+    let by = |name: &str, input: &str| {
+        spans
+            .iter()
+            .find(|sp| {
+                sp.name == name
+                    && (attr(sp, "honeyhive_inputs.s") == Some(s(input))
+                        || attr(sp, "honeyhive_inputs.key") == Some(s(input)))
+            })
+            .unwrap_or_else(|| panic!("{name}({input})"))
+    };
+    let parsed = by("boxed_parse", "21");
+    assert_eq!(output(parsed), Some(support::i(21)), "the Ok value");
+    assert_not_failed(parsed);
+    let failed = by("boxed_parse", "x");
+    assert_eq!(output(failed), None, "an Err is not an output");
+    assert_failed(failed, "ParseIntError", "invalid digit found in string");
+    for input in ["21", "x"] {
+        assert_eq!(
+            parent_of(by("boxed_child", input)),
+            Some(by("boxed_parse", input).span_context.span_id()),
+            "the child of boxed_parse({input})"
+        );
+    }
+
+    assert_eq!(output(by("TracedImpl::lookup", "7")), Some(support::i(7)));
+    assert_not_failed(by("TracedImpl::lookup", "7"));
+    assert_failed(by("TracedImpl::lookup", "k"), "String", "no key k");
+    assert_failed(by("TracedMethod::lookup", "k"), "String", "no key k");
 }
 
 static SOURCES: Lazy = Lazy::new(Harness::new);
