@@ -1,5 +1,6 @@
 //! The breaker's state machine, driven by a manual clock.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Barrier, Mutex};
 use std::time::Duration;
 
@@ -334,6 +335,53 @@ fn a_late_hint_extends_an_open_breaker() {
     assert_eq!(b.snapshot().open_remaining, Some(Duration::from_secs(10)));
     slow_call.record(failure().with_retry_after(Duration::from_secs(40)));
     assert_eq!(b.snapshot().open_remaining, Some(Duration::from_secs(40)));
+}
+
+#[test]
+fn concurrent_trials_never_leave_the_breaker_stuck_half_open() {
+    // One trial, reopening at once: half-open periods end and start while other threads
+    // still take, record or give back permits of earlier ones.
+    let b = CircuitBreaker::builder("race")
+        .sliding_window(SlidingWindow::Count(1))
+        .minimum_calls(1)
+        .half_open_permits(1)
+        .wait_in_open(Duration::ZERO)
+        .span_events(false)
+        .build()
+        .expect("valid");
+    for round in 0..4 {
+        let stop = Arc::new(AtomicBool::new(false));
+        let handles: Vec<_> = (0..4u64)
+            .map(|t| {
+                let b = b.clone();
+                let stop = Arc::clone(&stop);
+                std::thread::spawn(move || {
+                    let mut i = t;
+                    while !stop.load(Ordering::Relaxed) {
+                        i += 1;
+                        if let Ok(p) = b.try_acquire() {
+                            match i % 3 {
+                                0 => p.failure(),
+                                1 => p.success(),
+                                _ => drop(p),
+                            }
+                        }
+                    }
+                })
+            })
+            .collect();
+        // The race needs the threads to overlap for a while; no assertion is about time.
+        std::thread::sleep(Duration::from_millis(150));
+        stop.store(true, Ordering::Relaxed);
+        for h in handles {
+            h.join().expect("thread");
+        }
+        // No permit is outstanding: whatever the state, the next call is let through.
+        match b.try_acquire() {
+            Ok(p) => p.failure(),
+            Err(e) => panic!("round {round}: stuck ({e}): {:?}", b.snapshot()),
+        }
+    }
 }
 
 #[test]

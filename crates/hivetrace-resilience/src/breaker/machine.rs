@@ -5,6 +5,7 @@ use std::sync::PoisonError;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
+use super::trials::Take;
 use super::window::{Counts, FAILED, RECORDED, SLOW, Window, pack, unpack};
 use super::{
     CLOSED, DISABLED, FORCED_OPEN, HALF_OPEN, Inner, METRICS_ONLY, OPEN, Reason, Snapshot, State,
@@ -47,14 +48,12 @@ impl Inner {
                     self.transition(word, State::HalfOpen, Reason::WaitElapsed, None);
                     word = self.state.load(Ordering::Acquire);
                 }
-                HALF_OPEN => {
-                    let issued = self.half_open_issued.fetch_add(1, Ordering::AcqRel);
-                    if issued < self.config.half_open_permits {
-                        return Ok(word);
-                    }
-                    self.half_open_issued.fetch_sub(1, Ordering::AcqRel);
-                    return Err(self.reject(State::HalfOpen, None));
-                }
+                HALF_OPEN => match self.trials.take(word, self.config.half_open_permits) {
+                    Take::Taken => return Ok(word),
+                    Take::Full => return Err(self.reject(State::HalfOpen, None)),
+                    // Another period has started since `word` was read: look again.
+                    Take::Ended => word = self.state.load(Ordering::Acquire),
+                },
                 FORCED_OPEN => return Err(self.reject(State::ForcedOpen, None)),
                 _ => return Ok(word),
             }
@@ -74,8 +73,8 @@ impl Inner {
 
     /// A permit issued for `word` ends without an outcome.
     pub(crate) fn release(&self, word: u64) {
-        if code_of(word) == HALF_OPEN && self.state.load(Ordering::Acquire) == word {
-            self.half_open_issued.fetch_sub(1, Ordering::AcqRel);
+        if code_of(word) == HALF_OPEN {
+            self.trials.give_back(word);
         }
     }
 
@@ -206,12 +205,20 @@ impl Inner {
             self.transition(word, State::Open, Reason::ServerHint, Some(h));
             return;
         }
-        let delta = pack(code);
-        let counts = unpack(
-            self.half_open_counts
-                .fetch_add(delta, Ordering::AcqRel)
-                .wrapping_add(delta),
-        );
+        let counts = {
+            // Under the transitions' lock: an outcome of an ended period cannot slip into
+            // the next one's counts between the check and the addition.
+            let _guard = self.lock.lock().unwrap_or_else(PoisonError::into_inner);
+            if self.state.load(Ordering::Acquire) != word {
+                return;
+            }
+            let counts = self
+                .half_open_counts
+                .load(Ordering::Acquire)
+                .wrapping_add(pack(code));
+            self.half_open_counts.store(counts, Ordering::Release);
+            unpack(counts)
+        };
         if counts.calls < self.config.half_open_permits {
             return;
         }
@@ -270,6 +277,8 @@ impl Inner {
             return false;
         }
         let from = State::from_code(code_of(from_word));
+        let generation = (from_word >> 8).wrapping_add(1);
+        let to_word = (generation << 8) | u64::from(to as u8);
         match to {
             State::Open => {
                 let wait = open_for.unwrap_or(self.config.wait_in_open);
@@ -278,7 +287,7 @@ impl Inner {
                 self.consecutive_opens.fetch_add(1, Ordering::Relaxed);
             }
             State::HalfOpen => {
-                self.half_open_issued.store(0, Ordering::Release);
+                self.trials.start(to_word);
                 self.half_open_counts.store(0, Ordering::Release);
             }
             State::Closed | State::MetricsOnly => {
@@ -292,9 +301,7 @@ impl Inner {
         if to != State::Open {
             self.last_hint.store(0, Ordering::Relaxed);
         }
-        let generation = (from_word >> 8).wrapping_add(1);
-        self.state
-            .store((generation << 8) | u64::from(to as u8), Ordering::Release);
+        self.state.store(to_word, Ordering::Release);
         self.transitions[from as usize][to as usize].fetch_add(1, Ordering::Relaxed);
         drop(guard);
         self.reporter.transition(Transition {
@@ -354,5 +361,83 @@ impl Inner {
             ignored_total: self.ignored_total.load(Ordering::Relaxed),
             rejected_total: self.rejected_total.load(Ordering::Relaxed),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::Ordering;
+    use std::time::Duration;
+
+    use hivetrace_core::clock::ManualClock;
+
+    use super::super::window::{FAILED, RECORDED};
+    use super::super::{CircuitBreaker, Permit, SlidingWindow, State};
+
+    /// A half-open breaker with `permits` trials that reopens for no time at all.
+    fn half_open(permits: u32) -> CircuitBreaker {
+        let b = CircuitBreaker::builder("t")
+            .sliding_window(SlidingWindow::Count(1))
+            .minimum_calls(1)
+            .half_open_permits(permits)
+            .wait_in_open(Duration::ZERO)
+            .span_events(false)
+            .clock(ManualClock::new())
+            .build()
+            .expect("valid");
+        b.transition_to(State::HalfOpen);
+        b
+    }
+
+    /// Another caller ends the half-open period and a new one starts.
+    fn next_period(b: &CircuitBreaker) {
+        b.transition_to(State::Open);
+        b.transition_to(State::HalfOpen);
+    }
+
+    #[test]
+    fn a_permit_asked_for_in_an_ended_period_takes_no_slot_of_the_next() {
+        let b = half_open(1);
+        let inner = &*b.inner;
+        // This caller saw the old period, then lost the processor before taking its slot.
+        let stale = inner.state.load(Ordering::Acquire);
+        next_period(&b);
+        let word = inner
+            .acquire_slow(stale)
+            .expect("the new period has a free slot");
+        assert_ne!(word, stale, "the permit belongs to the new period");
+        drop(Permit::new(inner, word, 0)); // unrecorded: its slot comes back
+        b.try_acquire().expect("the only slot is free").success();
+        assert_eq!(b.state(), State::Closed);
+    }
+
+    #[test]
+    fn a_permit_of_an_ended_period_gives_back_no_slot_of_the_next() {
+        let b = half_open(1);
+        let old = b.try_acquire().expect("trial of the first period");
+        next_period(&b);
+        let trial = b.try_acquire().expect("trial of the second period");
+        drop(old);
+        b.try_acquire()
+            .expect_err("the second period's only slot is still taken");
+        trial.success();
+        assert_eq!(b.state(), State::Closed);
+    }
+
+    #[test]
+    fn an_outcome_of_an_ended_period_is_not_counted_in_the_next() {
+        let b = half_open(2);
+        let inner = &*b.inner;
+        // A failed trial that passed its state check just before the period ended.
+        let stale = inner.state.load(Ordering::Acquire);
+        next_period(&b);
+        inner.record_half_open(stale, RECORDED | FAILED, None);
+        b.try_acquire().expect("trial 1").success();
+        b.try_acquire().expect("trial 2").success();
+        assert_eq!(
+            b.state(),
+            State::Closed,
+            "both trials of this period succeeded"
+        );
     }
 }

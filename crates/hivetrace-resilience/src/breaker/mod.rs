@@ -2,8 +2,8 @@
 //!
 //! While closed, asking for a permit is one atomic load, and recording an outcome one atomic
 //! read-modify-write on a count window when it replaces an equal outcome (three otherwise;
-//! no clock read unless slow calls or a time window are configured). Transitions are rare
-//! and take a short lock.
+//! no clock read unless slow calls or a time window are configured). Transitions and the
+//! outcomes of half-open trials are rare and take a short lock.
 
 mod call;
 mod config;
@@ -15,6 +15,7 @@ mod prometheus;
 mod snapshot;
 mod state;
 mod tally;
+mod trials;
 mod window;
 
 use std::fmt;
@@ -37,6 +38,7 @@ pub use state::State;
 use crate::error::Rejected;
 use config::Config;
 use observer::Reporter;
+use trials::TrialSlots;
 use window::{CountWindow, TimeWindow, Window};
 
 const CLOSED: u8 = State::Closed as u8;
@@ -117,7 +119,10 @@ pub(crate) struct Inner {
     name: Arc<str>,
     config: Config,
     clock: Arc<dyn Clock>,
-    half_open_issued: CachePadded<AtomicU32>,
+    /// The half-open trial permits in use, tied to their half-open period.
+    trials: TrialSlots,
+    /// The outcomes of the current half-open period's trials, packed as the windows'
+    /// counts; changed only under `lock`, with the state checked, for the same reason.
     half_open_counts: AtomicU64,
     open_until: AtomicU64,
     consecutive_opens: AtomicU32,
@@ -157,7 +162,7 @@ impl CircuitBreaker {
                 needs_time,
                 name: b.name,
                 clock: b.clock,
-                half_open_issued: CachePadded::new(AtomicU32::new(0)),
+                trials: TrialSlots::new(),
                 half_open_counts: AtomicU64::new(0),
                 open_until: AtomicU64::new(0),
                 consecutive_opens: AtomicU32::new(0),
