@@ -409,6 +409,22 @@ fn an_ignored_trial_gives_its_half_open_slot_back() {
 }
 
 #[test]
+fn the_most_half_open_permits_still_close() {
+    let clock = ManualClock::new();
+    let permits = 2_097_151;
+    let b = breaker(&clock)
+        .half_open_permits(permits)
+        .span_events(false)
+        .build()
+        .expect("the largest accepted value");
+    open_then_half_open(&b, &clock);
+    for _ in 0..permits {
+        b.try_acquire().expect("trial").success();
+    }
+    assert_eq!(b.state(), State::Closed, "every trial succeeded");
+}
+
+#[test]
 fn ignored_outcomes_are_counted_apart() {
     let clock = ManualClock::new();
     let b = breaker(&clock).build().expect("valid");
@@ -437,6 +453,15 @@ fn invalid_settings_name_themselves() {
         .build()
         .expect_err("no trials");
     assert!(err.to_string().contains("half_open_permits"));
+    let err = CircuitBreaker::builder("x")
+        .half_open_permits(1 << 21)
+        .build()
+        .expect_err("more trials than the counts hold");
+    assert!(err.to_string().contains("half_open_permits"));
+    assert!(
+        err.to_string().contains("2,097,151"),
+        "names the limit: {err}"
+    );
     let err = CircuitBreaker::builder("x")
         .wait_growth(0.5, Duration::from_secs(1))
         .build()

@@ -8,7 +8,7 @@ use hivetrace_core::clock::{Clock, SystemClock};
 
 use super::CircuitBreaker;
 use super::observer::BreakerObserver;
-use super::window::MAX_COUNT_WINDOW;
+use super::window::{MAX_COUNT_WINDOW, MAX_HALF_OPEN_PERMITS};
 use crate::error::{Error, Result};
 
 /// Which recent calls the closed breaker judges.
@@ -168,6 +168,7 @@ impl CircuitBreakerBuilder {
     }
 
     /// How many trial calls pass in half-open; their outcomes decide whether it closes.
+    /// Between 1 and 2,097,151 (the trials are counted in 21 bits).
     pub fn half_open_permits(mut self, permits: u32) -> Self {
         self.config.half_open_permits = permits;
         self
@@ -282,11 +283,11 @@ impl CircuitBreakerBuilder {
                 "at least one call is needed to judge a rate",
             ));
         }
-        if c.half_open_permits == 0 || c.half_open_permits > u32::MAX / 2 {
+        if c.half_open_permits == 0 || c.half_open_permits > MAX_HALF_OPEN_PERMITS {
             return Err(Error::invalid(
                 "half_open_permits",
                 c.half_open_permits,
-                "expected at least 1 trial call",
+                "expected between 1 and 2,097,151 trial calls",
             ));
         }
         if !c.wait_multiplier.is_finite() || c.wait_multiplier < 1.0 {

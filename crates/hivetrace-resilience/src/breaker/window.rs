@@ -19,6 +19,9 @@ const FIELD_MASK: u64 = (1 << FIELD_BITS) - 1;
 const BIAS: u64 = 1 << (FIELD_BITS - 1);
 const BIASED_ZERO: u64 = BIAS | (BIAS << FIELD_BITS) | (BIAS << (2 * FIELD_BITS));
 
+/// The most half-open trial calls: the trials' counts use the same fields, unbiased.
+pub(crate) const MAX_HALF_OPEN_PERMITS: u32 = FIELD_MASK as u32;
+
 /// The largest count window: a field of the biased total must stay below `2 * BIAS`.
 pub(crate) const MAX_COUNT_WINDOW: u32 = (BIAS - 1024) as u32;
 
