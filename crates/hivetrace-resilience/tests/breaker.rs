@@ -276,6 +276,33 @@ fn a_time_window_forgets_old_failures() {
 }
 
 #[test]
+fn a_success_that_brings_the_window_to_minimum_calls_is_judged() {
+    let clock = ManualClock::new();
+    let windows = [
+        SlidingWindow::Count(10),
+        SlidingWindow::time(Duration::from_secs(10)),
+    ];
+    for window in windows {
+        // Three failures cannot be judged below 4 calls; the success that makes 4 can.
+        let b = breaker(&clock)
+            .sliding_window(window)
+            .build()
+            .expect("valid");
+        run(&b, &[failure(), failure(), failure(), Outcome::Success]);
+        assert_eq!(b.state(), State::Open, "{window:?}: 3 of 4 failed");
+        let b = breaker(&clock)
+            .sliding_window(window)
+            .build()
+            .expect("valid");
+        run(&b, &[failure(), Outcome::Success, Outcome::Success]);
+        run(&b, &[Outcome::Success]);
+        assert_eq!(b.state(), State::Closed, "{window:?}: 1 of 4 failed");
+        run(&b, &[failure(), failure()]);
+        assert_eq!(b.state(), State::Open, "{window:?}: 3 of 6 failed");
+    }
+}
+
+#[test]
 fn forced_open_disabled_and_metrics_only_hold_until_changed() {
     let clock = ManualClock::new();
     let b = breaker(&clock).build().expect("valid");

@@ -25,8 +25,10 @@ pub enum SlidingWindow {
     /// The last `n` calls.
     Count(u32),
     /// The calls of the last `length`, aggregated in `buckets` equal buckets (the window moves
-    /// a bucket at a time). Rates are judged when a failure or a slow call is recorded (a
-    /// success cannot raise them); each bucket counts up to 2,097,151 calls exactly.
+    /// a bucket at a time). Rates are judged when a failure or a slow call is recorded, and
+    /// when a success brings the window to `minimum_calls` with failures or slow calls in it
+    /// (otherwise a success cannot raise them); each bucket counts up to 2,097,151 calls
+    /// exactly.
     Time {
         /// How far back the window reaches.
         length: Duration,

@@ -130,8 +130,13 @@ impl Inner {
                     },
                     Window::Time(w) => {
                         w.record(code, now);
-                        if code & SLOW == 0 {
-                            // A success only lowers the failure rate: nothing to judge.
+                        // A success only lowers the rates once they are judged, but it can
+                        // bring the window to `minimum_calls` with failures recorded before
+                        // that: then it is judged too. Summing the buckets only then keeps a
+                        // success in a judged window at one relaxed load.
+                        if code & SLOW == 0
+                            && !(state == CLOSED && self.unjudged.load(Ordering::Relaxed))
+                        {
                             return;
                         }
                         w.counts(now)
@@ -192,7 +197,13 @@ impl Inner {
             return;
         }
         if counts.calls < self.config.minimum_calls {
+            if counts.failures != 0 || counts.slow != 0 {
+                self.unjudged.store(true, Ordering::Relaxed);
+            }
             return;
+        }
+        if self.unjudged.load(Ordering::Relaxed) {
+            self.unjudged.store(false, Ordering::Relaxed);
         }
         if let Some(reason) = self.rates_exceeded(counts) {
             let wait = self.take_hint().unwrap_or_else(|| self.next_wait());
@@ -292,6 +303,7 @@ impl Inner {
             }
             State::Closed | State::MetricsOnly => {
                 self.window.clear();
+                self.unjudged.store(false, Ordering::Relaxed);
                 if to == State::Closed {
                     self.consecutive_opens.store(0, Ordering::Relaxed);
                 }

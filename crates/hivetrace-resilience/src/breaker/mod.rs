@@ -19,7 +19,7 @@ mod trials;
 mod window;
 
 use std::fmt;
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -116,6 +116,9 @@ pub(crate) struct Inner {
     slow_nanos: u64,
     /// Whether recording reads the clock (slow calls or a time window).
     needs_time: bool,
+    /// Whether the closed window holds failures or slow calls that were not judged, for
+    /// want of `minimum_calls`: a time window then judges successes too, until it has them.
+    unjudged: AtomicBool,
     name: Arc<str>,
     config: Config,
     clock: Arc<dyn Clock>,
@@ -160,6 +163,7 @@ impl CircuitBreaker {
                 window,
                 slow_nanos,
                 needs_time,
+                unjudged: AtomicBool::new(false),
                 name: b.name,
                 clock: b.clock,
                 trials: TrialSlots::new(),
