@@ -8,7 +8,7 @@ use std::time::{Duration, SystemTime};
 use hivetrace_core::clock::ManualClock;
 use hivetrace_resilience::exporter::{ExportStats, ResilientExporter, ResilientExporterBuilder};
 use hivetrace_resilience::retry::{Backoff, Jitter, ManualSleeper, RetryPolicy};
-use hivetrace_resilience::{CircuitBreaker, SlidingWindow, State};
+use hivetrace_resilience::{CircuitBreaker, Outcome, SlidingWindow, State};
 use opentelemetry::InstrumentationScope;
 use opentelemetry::trace::{
     SpanContext, SpanId, SpanKind, Status, TraceFlags, TraceId, TraceState,
@@ -175,6 +175,33 @@ fn retryable_failures_are_retried_with_backoff_and_others_are_not() {
     assert_eq!(t.backend.calls(), 2, "a 503 is retried once (2 attempts)");
     assert_eq!(t.sleeper.slept(), [Duration::from_millis(100)]);
     assert_eq!(e.stats().retried, 1);
+}
+
+#[test]
+fn an_error_the_classifier_ignores_is_a_drop_not_an_export() {
+    let t = Setup::new();
+    let e = t
+        .builder()
+        .classify(|_: &OTelSdkError| Outcome::Ignored)
+        .build()
+        .expect("exporter");
+    t.backend.set_down(Some(DOWN));
+    let err = export(&e, batch(0..2)).expect_err("the backend took nothing");
+    assert!(err.to_string().contains("2 spans dropped"), "{err}");
+    assert_eq!(t.backend.calls(), 1, "ignored: not retried");
+    let s = e.stats();
+    assert_eq!((s.exported, s.dropped_not_retryable), (0, 2));
+    assert!(balanced(&s));
+    let b = e.breaker().snapshot();
+    assert_eq!(
+        (b.calls, b.ignored_total),
+        (0, 1),
+        "nothing for the breaker to judge"
+    );
+
+    t.backend.set_down(None);
+    export(&e, batch(2..3)).expect("delivered");
+    assert_eq!(e.stats().exported, 1);
 }
 
 #[test]

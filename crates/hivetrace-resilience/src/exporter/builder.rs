@@ -108,7 +108,9 @@ impl<E: SpanExporter + 'static> ResilientExporterBuilder<E> {
         self
     }
 
-    /// How export errors are judged (default [`classify_export_error`]).
+    /// How export errors are judged (default [`classify_export_error`]). Only a successful
+    /// export counts as exported: a batch whose error is judged [`Outcome::Ignored`] (or a
+    /// success) is neither retried nor kept, and counts as `dropped_not_retryable`.
     pub fn classify(
         mut self,
         classify: impl Fn(&OTelSdkError) -> Outcome + Send + Sync + 'static,

@@ -163,21 +163,24 @@ impl<E: SpanExporter> Shared<E> {
                 drop(permit);
                 return Err(Undelivered::Later(batch));
             }
-            let outcome = match block_on_until(inner.export(batch.clone()), deadline) {
-                Some(Ok(())) => Outcome::Success,
-                Some(Err(e)) => (self.classify)(&e),
+            let (outcome, delivered) = match block_on_until(inner.export(batch.clone()), deadline) {
+                Some(Ok(())) => (Outcome::Success, true),
+                Some(Err(e)) => ((self.classify)(&e), false),
                 None => {
                     add(&self.counters.deadline_exceeded, 1);
-                    Outcome::retryable_failure()
+                    (Outcome::retryable_failure(), false)
                 }
             };
             permit.record(outcome);
             match attempts.after(outcome) {
-                Next::Done => {
+                Next::Done if delivered => {
                     let n = batch.len() as u64;
                     add(&self.counters.exported, n);
                     return Ok(());
                 }
+                // An error the classifier ignored (or called a success): the backend did not
+                // take the batch, and asking again would be judged the same way.
+                Next::Done => return Err(Undelivered::Refused(batch.len())),
                 Next::Retry(delay) => {
                     if Instant::now() + delay >= deadline {
                         return Err(Undelivered::Later(batch));

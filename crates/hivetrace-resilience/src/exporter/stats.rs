@@ -35,7 +35,7 @@ pub struct ExportStats {
     /// Spans dropped: the spool was at its size cap.
     pub dropped_spool_full: u64,
     /// Spans dropped: the backend refused them in a way retrying will not fix (HTTP 400,
-    /// 500 ...).
+    /// 500 ...), or with an error the classifier called ignored.
     pub dropped_not_retryable: u64,
     /// Spans dropped: the spool could not be written.
     pub dropped_spool_error: u64,
