@@ -8,7 +8,7 @@ use std::time::{Duration, SystemTime};
 use hivetrace_core::clock::ManualClock;
 use hivetrace_resilience::exporter::{ExportStats, ResilientExporter, ResilientExporterBuilder};
 use hivetrace_resilience::retry::{Backoff, Jitter, ManualSleeper, RetryPolicy};
-use hivetrace_resilience::{CircuitBreaker, Outcome, SlidingWindow, State};
+use hivetrace_resilience::{CircuitBreaker, Outcome, SlidingWindow, State, hint};
 use opentelemetry::InstrumentationScope;
 use opentelemetry::trace::{
     SpanContext, SpanId, SpanKind, Status, TraceFlags, TraceId, TraceState,
@@ -202,6 +202,31 @@ fn an_error_the_classifier_ignores_is_a_drop_not_an_export() {
     t.backend.set_down(None);
     export(&e, batch(2..3)).expect("delivered");
     assert_eq!(e.stats().exported, 1);
+}
+
+#[test]
+fn a_hint_past_the_end_of_time_keeps_the_batch_for_later() {
+    let t = Setup::new();
+    let retry = RetryPolicy::new(3)
+        .expect("policy")
+        .max_hint(Duration::MAX)
+        .clock(t.clock.clone());
+    // A server's `Retry-After: 18446744073709551615`, read by a classifier of its own.
+    let hint = hint::parse_retry_after("18446744073709551615", SystemTime::UNIX_EPOCH)
+        .expect("a number of seconds");
+    let e = t
+        .builder()
+        .retry(retry)
+        .classify(move |_: &OTelSdkError| Outcome::retryable_failure().with_retry_after(hint))
+        .build()
+        .expect("exporter");
+    t.backend.set_down(Some(DOWN));
+    export(&e, batch(0..2)).expect("kept for later");
+    assert_eq!(t.backend.calls(), 1, "no retry within the deadline");
+    assert!(t.sleeper.slept().is_empty());
+    let s = e.stats();
+    assert_eq!((s.exported, s.pending_memory_spans), (0, 2));
+    assert!(balanced(&s));
 }
 
 #[test]

@@ -1,13 +1,13 @@
 //! Retry: attempts, backoff, hints, budget, elapsed cap, and what lands on the span.
 
 use std::cell::Cell;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use hivetrace_core::clock::ManualClock;
-use hivetrace_resilience::Outcome;
 use hivetrace_resilience::retry::{
     Backoff, Jitter, ManualSleeper, RetryBudget, RetryPolicy, retry,
 };
+use hivetrace_resilience::{Outcome, hint};
 use opentelemetry::trace::{Tracer as _, TracerProvider as _};
 use opentelemetry::{KeyValue, Value};
 use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider, SpanData};
@@ -178,6 +178,40 @@ fn the_elapsed_cap_ends_retries_before_a_delay_would_pass_it() {
     assert_eq!(
         sleeper.slept(),
         [Duration::from_millis(100), Duration::from_millis(200)]
+    );
+}
+
+#[test]
+fn a_hint_longer_than_any_cap_gives_up_instead_of_overflowing() {
+    let clock = ManualClock::new();
+    let hint = hint::parse_retry_after("18446744073709551615", SystemTime::UNIX_EPOCH)
+        .expect("a number of seconds");
+    let sleeper = ManualSleeper::new(clock.clone());
+    let policy = RetryPolicy::new(3)
+        .expect("valid")
+        .backoff(
+            Backoff::exponential(Duration::from_millis(100))
+                .jitter(Jitter::None)
+                .max_elapsed(Duration::from_secs(60)),
+        )
+        .max_hint(Duration::MAX)
+        .sleeper(sleeper.clone())
+        .clock(clock.clone())
+        .classify(move |r: &Result<(), ()>| match r {
+            Ok(()) => Outcome::Success,
+            Err(()) => Outcome::retryable_failure().with_retry_after(hint),
+        });
+    let (result, span) = traced(|| {
+        futures_executor::block_on(retry(&policy, || {
+            clock.advance(Duration::from_secs(2));
+            async { Err::<(), ()>(()) }
+        }))
+    });
+    assert_eq!(result, Err(()));
+    assert!(sleeper.slept().is_empty());
+    assert_eq!(
+        attr(&span, "retry.exhausted").map(|v| v.to_string()),
+        Some("max_elapsed".into())
     );
 }
 

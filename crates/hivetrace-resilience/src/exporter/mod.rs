@@ -182,7 +182,12 @@ impl<E: SpanExporter> Shared<E> {
                 // take the batch, and asking again would be judged the same way.
                 Next::Done => return Err(Undelivered::Refused(batch.len())),
                 Next::Retry(delay) => {
-                    if Instant::now() + delay >= deadline {
+                    // A delay past what an `Instant` can hold (a server's hint) is past the
+                    // deadline too.
+                    if Instant::now()
+                        .checked_add(delay)
+                        .is_none_or(|retry_at| retry_at >= deadline)
+                    {
                         return Err(Undelivered::Later(batch));
                     }
                     add(&self.counters.retried, 1);

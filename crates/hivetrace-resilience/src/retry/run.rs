@@ -109,7 +109,9 @@ impl<'p, C> Attempts<'p, C> {
         };
         if let Some(max) = p.backoff.max_elapsed {
             let elapsed = Duration::from_nanos(p.clock.now_nanos().saturating_sub(self.started));
-            if elapsed + delay > max {
+            // A server's hint can be as long as a `Duration` holds: past the end of time is
+            // past the cap too.
+            if elapsed.checked_add(delay).is_none_or(|total| total > max) {
                 return Next::GiveUp(GiveUp::MaxElapsed);
             }
         }
