@@ -353,8 +353,51 @@ fn a_restart_with_a_non_empty_spool_delivers_the_rest() {
         names(0..11),
         "in the original order"
     );
-    assert_eq!(e.stats().replayed, 10);
-    assert_eq!(e.stats().pending_spool_records, 0);
+    let s = e.stats();
+    assert_eq!((s.replayed, s.pending_spool_records), (10, 0));
+    assert_eq!(
+        (s.received, s.exported),
+        (11, 11),
+        "the spooled spans are received when replayed"
+    );
+    assert!(balanced(&s));
+}
+
+#[test]
+fn spans_left_in_the_spool_are_received_when_dropped_after_a_restart() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let t = Setup::new();
+    {
+        let e = t
+            .builder()
+            .buffer(0, 0)
+            .spool(dir.path())
+            .build()
+            .expect("exporter");
+        t.backend.set_down(Some(DOWN));
+        export(&e, batch(0..4)).expect("spooled");
+        assert_eq!(e.stats().spooled, 4);
+    }
+    let t2 = Setup::new();
+    let e = t2
+        .builder()
+        .spool(dir.path())
+        .build()
+        .expect("exporter after restart");
+    assert_eq!(
+        e.stats().received,
+        0,
+        "nothing received before it leaves the spool"
+    );
+    t2.backend
+        .set_down(Some("HTTP export failed with status code: 400"));
+    e.handle().replay();
+    let s = e.stats();
+    assert_eq!(
+        (s.received, s.dropped_not_retryable, s.pending_spool_records),
+        (4, 4, 0)
+    );
+    assert!(balanced(&s));
 }
 
 #[test]

@@ -244,6 +244,11 @@ impl<E: SpanExporter> Shared<E> {
                 Err(Undelivered::Later(_)) => return,
                 Err(Undelivered::Refused(n)) => add(&self.counters.dropped_not_retryable, n as u64),
             }
+            if record.inherited {
+                // Spans a previous process spooled are received when they leave the spool,
+                // so that `received` balances what was exported and dropped.
+                add(&self.counters.received, n);
+            }
             if let Some(spool) = core.spool.as_mut() {
                 // A failed acknowledgement means the record may be delivered twice after a
                 // restart: better than losing it.

@@ -30,12 +30,16 @@ struct Segment {
     acked: u64,
     /// Records not yet delivered.
     records: u64,
+    /// Found at start-up: left by a previous process.
+    inherited: bool,
 }
 
 /// A record read from the spool, to be acknowledged once delivered.
 #[derive(Debug)]
 pub(crate) struct Record {
     pub(crate) payload: Vec<u8>,
+    /// Spooled by a previous process: its spans were never received by this one.
+    pub(crate) inherited: bool,
     segment: u64,
     end: u64,
 }
@@ -99,6 +103,7 @@ impl Spool {
                 size,
                 acked,
                 records,
+                inherited: true,
             });
         }
         Ok(spool)
@@ -206,6 +211,7 @@ impl Spool {
                 size: header,
                 acked: header,
                 records: 0,
+                inherited: false,
             });
             self.total_bytes += header;
             self.writer = Some((id, file));
@@ -261,6 +267,7 @@ impl Spool {
             size,
             acked: HEADER.len() as u64,
             records: records.len() as u64,
+            inherited: false,
         });
         self.total_bytes += size;
         Ok(())
@@ -288,7 +295,7 @@ impl Spool {
     pub(crate) fn peek(&mut self) -> Option<Record> {
         loop {
             let seg = self.segments.front()?;
-            let (id, acked, size) = (seg.id, seg.acked, seg.size);
+            let (id, acked, size, inherited) = (seg.id, seg.acked, seg.size, seg.inherited);
             if acked >= size {
                 if self.is_writer(id) {
                     return None;
@@ -296,15 +303,22 @@ impl Spool {
                 self.remove_front(false);
                 continue;
             }
-            match self.read_record(id, acked, size) {
+            match self.read_record(id, acked, size, inherited) {
                 Ok(Some(record)) => return Some(record),
                 Ok(None) | Err(_) => self.remove_front(true),
             }
         }
     }
 
-    /// Reads the record at `offset`; `Ok(None)` when it is corrupt or truncated.
-    fn read_record(&self, id: u64, offset: u64, size: u64) -> io::Result<Option<Record>> {
+    /// Reads the record at `offset` of segment `id`; `Ok(None)` when it is corrupt or
+    /// truncated.
+    fn read_record(
+        &self,
+        id: u64,
+        offset: u64,
+        size: u64,
+        inherited: bool,
+    ) -> io::Result<Option<Record>> {
         let mut file = File::open(self.segment_path(id))?;
         if offset == HEADER.len() as u64 {
             let mut header = [0u8; 8];
@@ -332,6 +346,7 @@ impl Spool {
         }
         Ok(Some(Record {
             payload,
+            inherited,
             segment: id,
             end,
         }))
@@ -410,12 +425,32 @@ mod tests {
         let mut spool = Spool::open(config(dir.path())).expect("reopen");
         assert_eq!(spool.records(), 7);
         spool.prepend(&[vec![99; 5]]).expect("prepend");
-        let rest = drain(&mut spool);
-        assert_eq!(rest[0], vec![99; 5]);
-        assert_eq!(&rest[1..], &payloads[3..]);
+        spool.append(&[100; 5]).expect("append");
+        let mut rest = Vec::new();
+        while let Some(r) = spool.peek() {
+            spool.ack(&r).expect("ack");
+            rest.push((r.payload, r.inherited));
+        }
+        assert_eq!(rest[0], (vec![99; 5], false), "prepended by this process");
+        let inherited: Vec<(Vec<u8>, bool)> =
+            payloads[3..].iter().map(|p| (p.clone(), true)).collect();
+        assert_eq!(&rest[1..8], &inherited[..], "left by the previous process");
+        assert_eq!(rest[8], (vec![100; 5], false), "appended by this process");
         assert!(spool.is_empty());
-        let left: Vec<_> = fs::read_dir(dir.path()).expect("dir").collect();
-        assert!(left.len() <= 1, "delivered segments are deleted: {left:?}");
+        let mut left: Vec<String> = fs::read_dir(dir.path())
+            .expect("dir")
+            .filter_map(|e| e.ok()?.file_name().into_string().ok())
+            .collect();
+        left.sort();
+        let writer = spool.writer.as_ref().map(|(id, _)| *id).expect("a writer");
+        assert_eq!(
+            left,
+            [
+                format!("seg-{writer:020}.ack"),
+                format!("seg-{writer:020}.spool")
+            ],
+            "delivered segments are deleted, but for the one appends go to"
+        );
     }
 
     #[test]

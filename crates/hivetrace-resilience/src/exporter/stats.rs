@@ -7,8 +7,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 ///
 /// Every span given to `export` is, at any moment, in exactly one place:
 /// `received == exported + dropped() + pending_memory_spans + spans in the spool`, where
-/// `exported` includes `replayed`. (Spans found in the spool at start-up count as received
-/// when they are replayed or dropped.)
+/// `exported` includes `replayed`. Spans a previous process left in the spool count as
+/// received when they leave it, replayed or dropped, so the equation holds for them too
+/// once they are gone (the spans of a record too corrupt to decode are not known: such
+/// records count in `corrupt_records` only).
 ///
 /// ```
 /// use hivetrace_resilience::exporter::ExportStats;
@@ -18,7 +20,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct ExportStats {
-    /// Spans handed to `export`.
+    /// Spans handed to `export`, and spans found in the spool at start-up once they are
+    /// replayed or dropped.
     pub received: u64,
     /// Spans the inner exporter accepted, replayed ones included.
     pub exported: u64,
