@@ -21,7 +21,7 @@ use crate::series::OVERFLOW_LABEL;
 /// | `ns_traces_total` | counter, adjusted for sampling | `endpoint`, `status` (`ok`, `error`) |
 /// | `ns_trace_latency_seconds` | histogram, exemplars `trace_id`, `span_id` on sampled spans | `endpoint` |
 /// | `ns_trace_errors_total` | counter, adjusted for sampling | `error_type` |
-/// | `ns_metrics_overflow_total` | counter: spans recorded under `__overflow__` | `label` (`endpoint`, `error_type`) |
+/// | `ns_metrics_overflow_total` | counter: spans recorded under `__overflow__` because the cap was reached | `label` (`endpoint`, `error_type`) |
 /// | `ns_uptime_seconds` | gauge | |
 ///
 /// The histogram counts each recorded span once (Prometheus histograms count whole

@@ -12,6 +12,10 @@ use std::sync::{Arc, Mutex, PoisonError};
 use arc_swap::ArcSwap;
 
 /// The label value of the series that takes observations past the cardinality cap.
+///
+/// A span name or error type equal to it is recorded in that series too, whatever the cap
+/// (a series of its own would repeat the overflow series' labels), and is not counted in
+/// `<ns>_metrics_overflow_total`.
 pub const OVERFLOW_LABEL: &str = "__overflow__";
 
 /// The longest label value kept (endpoint, error type), in bytes; longer ones are cut at a
@@ -109,7 +113,8 @@ impl<V> SeriesMap<V> {
     }
 
     /// Runs `f` on the series of `key`, creating it with `make` if there is room, else on the
-    /// overflow series.
+    /// overflow series. A `key` equal to [`OVERFLOW_LABEL`] is the overflow series (a series
+    /// of its own would be a second one with the same labels), without counting as overflow.
     #[inline]
     pub(crate) fn with<R>(
         &self,
@@ -121,6 +126,10 @@ impl<V> SeriesMap<V> {
             let table = self.table.load();
             if let Some(series) = table.series.get(key) {
                 return f(series);
+            }
+            // Never in the map: compared only on a miss, so known keys pay nothing for it.
+            if key == OVERFLOW_LABEL {
+                return f(&table.overflow);
             }
             if table.series.len() >= self.max {
                 table.overflowed.fetch_add(1, Ordering::Relaxed);
@@ -209,5 +218,24 @@ mod tests {
         map.reset(AtomicU64::default);
         assert!(map.table().series.is_empty());
         assert_eq!(map.table().overflowed.load(Ordering::Relaxed), 0);
+    }
+
+    #[test]
+    fn the_overflow_label_value_is_the_overflow_series_even_below_the_cap() {
+        let map: SeriesMap<AtomicU64> = SeriesMap::new(2, AtomicU64::default);
+        for key in [OVERFLOW_LABEL, "a", "b", "c"] {
+            map.with(key, AtomicU64::default, |v| {
+                v.fetch_add(1, Ordering::Relaxed)
+            });
+        }
+        let table = map.table();
+        assert!(!table.series.contains_key(OVERFLOW_LABEL));
+        assert!(table.series.contains_key("a") && table.series.contains_key("b"));
+        assert_eq!(table.overflow.load(Ordering::Relaxed), 2);
+        assert_eq!(
+            table.overflowed.load(Ordering::Relaxed),
+            1,
+            "only `c` found the table full"
+        );
     }
 }

@@ -10,8 +10,8 @@ use std::time::Duration;
 
 use hivetrace_core::TracerStats;
 use hivetrace_metrics::{
-    CONTENT_TYPE, MetricsEndpoint, MetricsProcessor, MetricsServer, TEXT_CONTENT_TYPE,
-    TracerCollector, encode, encode_text,
+    CONTENT_TYPE, MetricsEndpoint, MetricsProcessor, MetricsServer, OVERFLOW_LABEL,
+    TEXT_CONTENT_TYPE, TracerCollector, encode, encode_text,
 };
 use prometheus_client::registry::Registry;
 use support::{SpanSpec, http_get, prometheus_binary};
@@ -124,6 +124,30 @@ fn the_cardinality_guard_is_visible_in_the_exposition() {
         "{text}"
     );
     assert!(!text.contains(r#"endpoint="retrieve""#));
+}
+
+#[test]
+fn a_span_named_like_the_overflow_label_shares_the_overflow_series() {
+    let metrics = MetricsProcessor::builder().max_series(2).build().unwrap();
+    let mut registry = Registry::default();
+    metrics.register(&mut registry);
+    for name in [OVERFLOW_LABEL, "chat", "tool", "rag"] {
+        metrics.record(&SpanSpec::new(name, ms(10.0)).build());
+    }
+    let text = encode(&registry).unwrap();
+    let mut seen = std::collections::HashSet::new();
+    for line in text.lines().filter(|l| !l.starts_with('#')) {
+        let series = line.split_once(' ').map_or(line, |(series, _)| series);
+        assert!(seen.insert(series), "a series twice: {series}\n{text}");
+    }
+    assert!(
+        text.contains(r#"hivetrace_traces_total{endpoint="__overflow__",status="ok"} 2.0"#),
+        "{text}"
+    );
+    assert!(
+        text.contains(r#"hivetrace_metrics_overflow_total{label="endpoint"} 1"#),
+        "only `rag` found the cap: {text}"
+    );
 }
 
 #[test]

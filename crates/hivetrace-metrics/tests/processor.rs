@@ -291,6 +291,24 @@ fn endpoints_past_the_cap_share_the_overflow_series() {
 }
 
 #[test]
+fn a_span_named_like_the_overflow_label_is_not_overwritten_in_snapshots() {
+    let metrics = MetricsProcessor::builder().max_series(2).build().unwrap();
+    for name in [OVERFLOW_LABEL, "chat", "tool", "rag"] {
+        metrics.record(&SpanSpec::new(name, ms(1.0)).error(name).build());
+    }
+    let s = metrics.snapshot();
+    let endpoints: Vec<&str> = s.endpoints.keys().map(String::as_str).collect();
+    assert_eq!(endpoints, [OVERFLOW_LABEL, "chat", "tool"]);
+    assert_eq!(
+        s.endpoints[OVERFLOW_LABEL].spans, 2,
+        "`__overflow__` and `tool`"
+    );
+    assert_eq!(s.spans, 4, "every span in exactly one endpoint");
+    assert_eq!(s.overflowed, 1);
+    assert_eq!(s.error_types[OVERFLOW_LABEL], 2.0);
+}
+
+#[test]
 fn long_span_names_are_cut_to_the_label_limit() {
     let metrics = MetricsProcessor::builder().build().unwrap();
     let name: &'static str = Box::leak("x".repeat(10_000).into_boxed_str());
