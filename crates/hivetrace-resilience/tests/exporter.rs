@@ -456,6 +456,19 @@ fn a_hung_backend_is_abandoned_at_the_deadline_and_the_batch_kept() {
 }
 
 #[test]
+fn an_endless_deadline_is_taken_as_a_day_instead_of_overflowing() {
+    let t = Setup::new();
+    let e = t
+        .builder()
+        .deadline(Duration::MAX)
+        .build()
+        .expect("exporter");
+    export(&e, batch(0..2)).expect("exported");
+    assert_eq!(e.stats().exported, 2);
+    e.force_flush().expect("flushed");
+}
+
+#[test]
 fn the_replay_thread_delivers_the_backlog_without_new_spans() {
     let t = Setup::new();
     let e = t

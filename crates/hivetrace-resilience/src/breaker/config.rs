@@ -9,6 +9,9 @@ use hivetrace_core::clock::{Clock, SystemClock};
 use super::CircuitBreaker;
 use super::observer::BreakerObserver;
 use super::window::{MAX_COUNT_WINDOW, MAX_HALF_OPEN_PERMITS};
+
+// The error for a count window too large names this number.
+const _: () = assert!(MAX_COUNT_WINDOW == 1_047_552);
 use crate::error::{Error, Result};
 
 /// Which recent calls the closed breaker judges.
@@ -255,7 +258,7 @@ impl CircuitBreakerBuilder {
                 return Err(Error::invalid(
                     "sliding_window",
                     n,
-                    "a count window holds between 1 and 500,000 calls",
+                    "a count window holds between 1 and 1,047,552 calls",
                 ));
             }
             SlidingWindow::Count(n) => c.minimum_calls = c.minimum_calls.min(n),

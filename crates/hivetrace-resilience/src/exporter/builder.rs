@@ -12,6 +12,9 @@ use opentelemetry_sdk::trace::SpanExporter;
 
 use super::classify::classify_export_error;
 use super::spool::{Spool, SpoolConfig};
+
+/// The longest export deadline: `Instant + Duration::MAX` would overflow.
+const MAX_DEADLINE: Duration = Duration::from_secs(24 * 60 * 60);
 use super::stats::Counters;
 use super::{ClassifyFn, Core, ResilientExporter, Shared};
 use crate::breaker::{CircuitBreaker, SlidingWindow};
@@ -131,9 +134,10 @@ impl<E: SpanExporter + 'static> ResilientExporterBuilder<E> {
         self
     }
 
-    /// The most time one `export` call takes, replay and retries included.
+    /// The most time one `export` call takes, replay and retries included. At most a day:
+    /// a longer value is taken as a day.
     pub fn deadline(mut self, deadline: Duration) -> Self {
-        self.deadline = deadline;
+        self.deadline = deadline.min(MAX_DEADLINE);
         self
     }
 
