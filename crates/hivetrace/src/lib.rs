@@ -17,7 +17,7 @@
 //! | `routing` | `hivetrace::routing`: blue-green, canary, header tiers, rollout plans |
 //! | `tower` | the tower layers of every enabled crate |
 //! | `prometheus` | `prometheus_client` collectors of every enabled crate that owns state |
-//! | `grpc` | OTLP over gRPC |
+//! | `grpc` | OTLP over gRPC (plaintext `http://` endpoints; use `http/protobuf` for `https://`) |
 //! | `testing` | the SDK's in-memory exporter |
 //!
 //! ```
