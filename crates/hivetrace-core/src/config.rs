@@ -16,6 +16,9 @@ use crate::processor::BatchConfig;
 use crate::secret::Secret;
 use crate::truncate::DEFAULT_MAX_ATTRIBUTE_LEN;
 
+/// OpenTelemetry's default attribute count limit per span.
+const DEFAULT_MAX_ATTRIBUTES_PER_SPAN: u32 = 128;
+
 /// HoneyHive's API when `HH_API_KEY` is set and no URL is given.
 pub const DEFAULT_HONEYHIVE_URL: &str = "https://api.dp1.us.honeyhive.ai";
 /// The path HoneyHive's OTLP receiver listens on, below the API URL.
@@ -66,6 +69,10 @@ pub mod vars {
     /// Maximum span attribute value length in bytes; wins over the general one.
     pub const OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT: &str =
         "OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT";
+    /// Maximum number of attributes per span (and per event or link).
+    pub const OTEL_ATTRIBUTE_COUNT_LIMIT: &str = "OTEL_ATTRIBUTE_COUNT_LIMIT";
+    /// Maximum number of attributes per span; wins over the general one.
+    pub const OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT: &str = "OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT";
     /// HoneyHive API key.
     pub const HH_API_KEY: &str = "HH_API_KEY";
     /// HoneyHive's ingestion-only API key; wins over [`HH_API_KEY`], as in HoneyHive's SDK.
@@ -136,6 +143,7 @@ pub struct TracerBuilder {
     pub(crate) sampler: Option<Box<dyn ShouldSample>>,
     pub(crate) resource_attributes: Vec<KeyValue>,
     pub(crate) max_attribute_len: Option<usize>,
+    pub(crate) max_attributes_per_span: Option<u32>,
     pub(crate) conventions: Option<Conventions>,
     pub(crate) processors: Vec<Box<dyn SpanProcessor>>,
     pub(crate) observers: Vec<Box<dyn crate::SpanObserver>>,
@@ -193,6 +201,7 @@ impl TracerBuilder {
             sampler: None,
             resource_attributes: Vec::new(),
             max_attribute_len: None,
+            max_attributes_per_span: None,
             conventions: None,
             processors: Vec::new(),
             observers: Vec::new(),
@@ -353,6 +362,16 @@ impl TracerBuilder {
         self
     }
 
+    /// The most attributes a span keeps; later ones are dropped and counted in
+    /// [`TracerStats::attributes_dropped`](crate::TracerStats::attributes_dropped). Default
+    /// OpenTelemetry's 128, or `OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT` / `OTEL_ATTRIBUTE_COUNT_LIMIT`.
+    /// Each flattened enrichment key is one attribute: raise it for spans that carry large
+    /// JSON inputs. With the value length limit, it bounds a span's memory.
+    pub fn max_attributes_per_span(mut self, max: u32) -> Self {
+        self.max_attributes_per_span = Some(max);
+        self
+    }
+
     /// Which vocabularies spans are written in; default HoneyHive's only.
     pub fn conventions(mut self, conventions: Conventions) -> Self {
         self.conventions = Some(conventions);
@@ -492,6 +511,28 @@ impl TracerBuilder {
             ));
         }
 
+        let max_attributes_per_span = match self.max_attributes_per_span {
+            Some(0) => {
+                return Err(Error::invalid(
+                    "max_attributes_per_span",
+                    "0",
+                    "expected at least 1 attribute per span".to_owned(),
+                ));
+            }
+            Some(n) => n,
+            None => match self
+                .first_var(&[OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT, OTEL_ATTRIBUTE_COUNT_LIMIT])
+            {
+                Some((name, v)) => {
+                    let n = env::count(name, &v)?;
+                    u32::try_from(n).map_err(|_| {
+                        Error::invalid(name, v, format!("expected at most {}", u32::MAX))
+                    })?
+                }
+                None => DEFAULT_MAX_ATTRIBUTES_PER_SPAN,
+            },
+        };
+
         let max_attribute_len = match self.max_attribute_len {
             Some(n) => n,
             None => match self.first_var(&[
@@ -605,6 +646,7 @@ impl TracerBuilder {
             env_resource_attributes,
             resource_attributes,
             max_attribute_len,
+            max_attributes_per_span,
             conventions,
             destination,
             processors: std::mem::take(&mut self.processors),
@@ -712,6 +754,7 @@ pub(crate) struct Resolved {
     /// From the builder: applied last, so they win.
     pub(crate) resource_attributes: Vec<KeyValue>,
     pub(crate) max_attribute_len: usize,
+    pub(crate) max_attributes_per_span: u32,
     pub(crate) conventions: Conventions,
     pub(crate) destination: ResolvedDestination,
     pub(crate) processors: Vec<Box<dyn SpanProcessor>>,

@@ -288,6 +288,7 @@ pub(crate) fn build(mut builder: TracerBuilder) -> Result<Tracer> {
         env_resource_attributes,
         resource_attributes,
         max_attribute_len,
+        max_attributes_per_span,
         conventions,
         destination,
         processors,
@@ -351,7 +352,9 @@ pub(crate) fn build(mut builder: TracerBuilder) -> Result<Tracer> {
     let pipeline = processor.clone();
 
     let extra_processors = !processors.is_empty();
-    let mut provider = SdkTracerProvider::builder().with_resource(resource);
+    let mut provider = SdkTracerProvider::builder()
+        .with_resource(resource)
+        .with_max_attributes_per_span(max_attributes_per_span);
     for p in processors {
         provider = provider.with_span_processor(BoxedProcessor(p));
     }

@@ -306,3 +306,45 @@ fn an_error_survives_a_span_full_of_attributes_and_the_loss_is_counted() {
         u64::from(span.dropped_attributes_count)
     );
 }
+
+#[test]
+fn the_attribute_count_limit_is_configurable_and_checked() {
+    let (tracer, exporter) = in_memory_tracer(|b| b.max_attributes_per_span(300));
+    let span = tracer.span("roomy").start();
+    span.in_scope(|| {
+        let inputs: serde_json::Map<String, serde_json::Value> =
+            (0..200).map(|i| (format!("k{i}"), json!(i))).collect();
+        enrich_span(|e| {
+            e.inputs("big", serde_json::Value::Object(inputs));
+        });
+    });
+    drop(span);
+    let spans = finished(&tracer, &exporter);
+    let span = named(&spans, "roomy");
+    assert_eq!(span.dropped_attributes_count, 0);
+    assert_eq!(
+        expect_attr(span, "honeyhive_inputs.big.k199"),
+        &Value::I64(199)
+    );
+    assert_eq!(tracer.stats().attributes_dropped, 0);
+
+    let from_env = |value: &'static str| {
+        hivetrace_core::TracerBuilder::from_env_with(move |k| {
+            (k == "OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT").then(|| value.to_owned())
+        })
+        .console_writer(std::io::sink())
+        .build()
+    };
+    assert!(from_env("256").is_ok());
+    for bad in ["0", "-1", "many", "99999999999"] {
+        let err = from_env(bad).expect_err(bad).to_string();
+        assert!(err.contains("OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT"), "{err}");
+    }
+    let err = hivetrace_core::Tracer::builder()
+        .console_writer(std::io::sink())
+        .max_attributes_per_span(0)
+        .build()
+        .expect_err("zero")
+        .to_string();
+    assert!(err.contains("max_attributes_per_span"), "{err}");
+}
