@@ -278,13 +278,7 @@ fn a_key_set_twice_is_exported_once_with_its_last_value() {
 fn an_error_survives_a_span_full_of_attributes_and_the_loss_is_counted() {
     let (tracer, exporter) = in_memory_tracer(|b| b);
     let span = tracer.span("full").start();
-    span.in_scope(|| {
-        let inputs: serde_json::Map<String, serde_json::Value> =
-            (0..200).map(|i| (format!("k{i}"), json!(i))).collect();
-        enrich_span(|e| {
-            e.inputs("big", serde_json::Value::Object(inputs));
-        });
-    });
+    span.in_scope(enrich_200_inputs);
     span.record_error(&std::io::Error::other("the model timed out"));
     drop(span);
 
@@ -311,13 +305,7 @@ fn an_error_survives_a_span_full_of_attributes_and_the_loss_is_counted() {
 fn the_attribute_count_limit_is_configurable_and_checked() {
     let (tracer, exporter) = in_memory_tracer(|b| b.max_attributes_per_span(300));
     let span = tracer.span("roomy").start();
-    span.in_scope(|| {
-        let inputs: serde_json::Map<String, serde_json::Value> =
-            (0..200).map(|i| (format!("k{i}"), json!(i))).collect();
-        enrich_span(|e| {
-            e.inputs("big", serde_json::Value::Object(inputs));
-        });
-    });
+    span.in_scope(enrich_200_inputs);
     drop(span);
     let spans = finished(&tracer, &exporter);
     let span = named(&spans, "roomy");
@@ -347,4 +335,13 @@ fn the_attribute_count_limit_is_configurable_and_checked() {
         .expect_err("zero")
         .to_string();
     assert!(err.contains("max_attributes_per_span"), "{err}");
+}
+
+/// Enriches the current span with one input of 200 keys: 200 flattened attributes.
+fn enrich_200_inputs() {
+    let inputs: serde_json::Map<String, serde_json::Value> =
+        (0..200).map(|i| (format!("k{i}"), json!(i))).collect();
+    enrich_span(|e| {
+        e.inputs("big", serde_json::Value::Object(inputs));
+    });
 }
