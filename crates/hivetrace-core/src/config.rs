@@ -516,7 +516,7 @@ impl TracerBuilder {
                 return Err(Error::invalid(
                     "max_attributes_per_span",
                     "0",
-                    "expected at least 1 attribute per span".to_owned(),
+                    "expected at least 1 attribute per span",
                 ));
             }
             Some(n) => n,

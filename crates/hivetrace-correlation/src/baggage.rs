@@ -230,25 +230,15 @@ where
 /// 8192 bytes goes on whole.
 pub fn write_baggage(baggage: &Baggage, out: &mut Vec<u8>) {
     let start = out.len();
-    match write_members(baggage, out, percent_encode) {
-        Fit::All => {}
-        Fit::DroppedWithPlus => {
-            out.truncate(start);
-            write_members(baggage, out, crate::percent::percent_encode_keep_plus);
-        }
-        Fit::Dropped => {}
+    if write_members(baggage, out, percent_encode) {
+        out.truncate(start);
+        write_members(baggage, out, crate::percent::percent_encode_keep_plus);
     }
 }
 
-/// Whether every member [`write_members`] was given fit in the byte budget.
-enum Fit {
-    All,
-    /// Some did not, and some value holds a `+`, which a shorter encoding could save.
-    DroppedWithPlus,
-    Dropped,
-}
-
-fn write_members(baggage: &Baggage, out: &mut Vec<u8>, encode: fn(&[u8], &mut Vec<u8>)) -> Fit {
+/// Writes the members that fit in the byte budget, values through `encode`. Returns whether
+/// one did not fit while some value holds a `+`: a shorter encoding may then fit them all.
+fn write_members(baggage: &Baggage, out: &mut Vec<u8>, encode: fn(&[u8], &mut Vec<u8>)) -> bool {
     let start = out.len();
     let mut dropped = false;
     let mut plus = false;
@@ -277,11 +267,7 @@ fn write_members(baggage: &Baggage, out: &mut Vec<u8>, encode: fn(&[u8], &mut Ve
             dropped = true;
         }
     }
-    match (dropped, plus) {
-        (false, _) => Fit::All,
-        (true, true) => Fit::DroppedWithPlus,
-        (true, false) => Fit::Dropped,
-    }
+    dropped && plus
 }
 
 fn parse_member_properties_ok(properties: &[u8]) -> bool {

@@ -606,6 +606,13 @@ mod tests {
         (counter >> STRIDE_OFFSET) & 7
     }
 
+    /// One decision for a root span, as the sampler's hot path makes it.
+    fn decide_root(sampler: &AdaptiveSampler) {
+        sampler
+            .inner
+            .decide(TraceId::from(1), &OtTraceState::default());
+    }
+
     #[test]
     fn a_window_end_is_noticed_within_the_stride() {
         let clock = ManualClock::new();
@@ -614,11 +621,7 @@ mod tests {
             .clock(clock.clone())
             .build()
             .expect("valid config");
-        let decide = || {
-            sampler
-                .inner
-                .decide(TraceId::from(1), &OtTraceState::default());
-        };
+        let decide = || decide_root(&sampler);
         // 6,400/s: a stride of 64 decisions.
         (0..6399).for_each(|_| decide());
         clock.advance(Duration::from_secs(1));
@@ -646,11 +649,7 @@ mod tests {
             .clock(clock.clone())
             .build()
             .expect("valid config");
-        let decide = || {
-            sampler
-                .inner
-                .decide(TraceId::from(1), &OtTraceState::default());
-        };
+        let decide = || decide_root(&sampler);
         (0..6400).for_each(|_| decide());
         clock.advance(Duration::from_secs(1));
         decide();
