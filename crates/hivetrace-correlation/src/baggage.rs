@@ -28,7 +28,7 @@ use opentelemetry::{Key, StringValue};
 
 use crate::error::{Error, Result, excerpt};
 pub use crate::percent::{percent_decode, percent_encode};
-use crate::traceparent::{trim_ows, trim_start_ows};
+use crate::traceparent::{trim_end_ows, trim_ows, trim_start_ows};
 
 /// The most members kept (the spec's minimum that must be propagated; also `Baggage`'s cap).
 pub const MAX_BAGGAGE_MEMBERS: usize = 64;
@@ -160,30 +160,126 @@ pub(crate) fn scan_member(member: &[u8]) -> Result<Scanned<'_>, &'static str> {
             return Err("value has a character that must be percent-encoded");
         }
     };
-    let mut normalize = false;
-    if has_properties {
-        for property in properties.split(|&b| b == b';') {
-            let trimmed = trim_ows(property);
-            let ok = match trimmed.iter().position(|&b| b == b'=') {
-                Some(eq) => {
-                    let (k, v) = (&trimmed[..eq], &trimmed[eq + 1..]);
-                    normalize |= trim_ows(k).len() != k.len() || trim_ows(v).len() != v.len();
-                    is_token(trim_ows(k)) && trim_ows(v).iter().all(|&b| is_baggage_octet(b))
-                }
-                None => is_token(trimmed),
-            };
-            if !ok {
-                return Err("a property breaks the grammar");
-            }
-            normalize |= trimmed.len() != property.len();
-        }
-    }
+    let normalize = if has_properties {
+        check_properties(properties).ok_or("a property breaks the grammar")?
+    } else {
+        false
+    };
     Ok(Scanned {
         key,
         value,
         properties,
         normalize,
     })
+}
+
+/// The member at the front of a header value, as [`scan_next`] finds it.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Next<'a> {
+    /// Only whitespace before the comma (or the end).
+    Empty,
+    /// A member that breaks the grammar.
+    Invalid,
+    /// A valid member.
+    Member(Scanned<'a>),
+}
+
+/// Scans the member at the front of `value` and finds its end on the way, so the value is not
+/// split at commas first (a comma ends every part of the grammar). Returns the member and what
+/// follows its comma (`None` after the last member): the same as `split(',')` then
+/// [`scan_member`] give, in one pass over the bytes.
+#[inline]
+pub(crate) fn scan_next(value: &[u8]) -> (Next<'_>, Option<&[u8]>) {
+    let s = trim_start_ows(value);
+    let key_len = s
+        .iter()
+        .position(|&b| CLASS[b as usize] & TOKEN == 0)
+        .unwrap_or(s.len());
+    let (key, rest) = s.split_at(key_len);
+    if key.is_empty() {
+        return match rest {
+            [] => (Next::Empty, None),
+            [b',', tail @ ..] => (Next::Empty, Some(tail)),
+            _ => (Next::Invalid, after_comma(rest)),
+        };
+    }
+    let [b'=', after_eq @ ..] = trim_start_ows(rest) else {
+        return (Next::Invalid, after_comma(rest));
+    };
+    let rest = trim_start_ows(after_eq);
+    let value_len = rest
+        .iter()
+        .position(|&b| CLASS[b as usize] & OCTET == 0)
+        .unwrap_or(rest.len());
+    let (value, rest) = rest.split_at(value_len);
+    match trim_start_ows(rest) {
+        end @ ([] | [b',', ..]) => {
+            // Located as `scan_member` locates them in the trimmed member: an empty value
+            // right after the `=`, no properties as an empty slice right after the value.
+            let value = if value.is_empty() {
+                &after_eq[..0]
+            } else {
+                value
+            };
+            let none = &value[value.len()..];
+            let member = Scanned {
+                key,
+                value,
+                properties: none,
+                normalize: false,
+            };
+            (Next::Member(member), end.get(1..))
+        }
+        [b';', properties @ ..] => {
+            let (properties, next) = match properties.iter().position(|&b| b == b',') {
+                Some(comma) => (&properties[..comma], Some(&properties[comma + 1..])),
+                None => (properties, None),
+            };
+            let properties = trim_end_ows(properties);
+            match check_properties(properties) {
+                Some(normalize) => {
+                    let member = Scanned {
+                        key,
+                        value,
+                        properties,
+                        normalize,
+                    };
+                    (Next::Member(member), next)
+                }
+                None => (Next::Invalid, next),
+            }
+        }
+        other => (Next::Invalid, after_comma(other)),
+    }
+}
+
+/// What follows the first comma of `s`, `None` when there is none.
+fn after_comma(s: &[u8]) -> Option<&[u8]> {
+    s.iter()
+        .position(|&b| b == b',')
+        .map(|comma| &s[comma + 1..])
+}
+
+/// Checks the properties after a member's `;` (`p1=v1;p2`): `None` when one breaks the
+/// grammar, else whether they have whitespace to drop when written out.
+fn check_properties(properties: &[u8]) -> Option<bool> {
+    let mut normalize = false;
+    for property in properties.split(|&b| b == b';') {
+        let trimmed = trim_ows(property);
+        let ok = match trimmed.iter().position(|&b| b == b'=') {
+            Some(eq) => {
+                let (k, v) = (&trimmed[..eq], &trimmed[eq + 1..]);
+                normalize |= trim_ows(k).len() != k.len() || trim_ows(v).len() != v.len();
+                is_token(trim_ows(k)) && trim_ows(v).iter().all(|&b| is_baggage_octet(b))
+            }
+            None => is_token(trimmed),
+        };
+        if !ok {
+            return None;
+        }
+        normalize |= trimmed.len() != property.len();
+    }
+    Some(normalize)
 }
 
 /// Parses the baggage of one request from its `baggage` header values, in order.
@@ -230,7 +326,7 @@ where
 /// 8192 bytes goes on whole.
 pub fn write_baggage(baggage: &Baggage, out: &mut Vec<u8>) {
     let start = out.len();
-    if write_members(baggage, out, percent_encode) {
+    if write_members(baggage, out, crate::percent::percent_encode_seeing_plus) {
         out.truncate(start);
         write_members(baggage, out, crate::percent::percent_encode_keep_plus);
     }
@@ -238,26 +334,29 @@ pub fn write_baggage(baggage: &Baggage, out: &mut Vec<u8>) {
 
 /// Writes the members that fit in the byte budget, values through `encode`. Returns whether
 /// one did not fit while some value holds a `+`: a shorter encoding may then fit them all.
-fn write_members(baggage: &Baggage, out: &mut Vec<u8>, encode: fn(&[u8], &mut Vec<u8>)) -> bool {
+fn write_members(
+    baggage: &Baggage,
+    out: &mut Vec<u8>,
+    encode: fn(&[u8], &mut Vec<u8>) -> bool,
+) -> bool {
     let start = out.len();
     let mut dropped = false;
     let mut plus = false;
     for (key, (value, metadata)) in baggage {
         let key = key.as_str().as_bytes();
         let properties = metadata.as_str().trim().trim_start_matches(';').as_bytes();
-        if !is_token(key) || !(properties.is_empty() || parse_member_properties_ok(properties)) {
+        if !is_token(key) || !(properties.is_empty() || check_properties(properties).is_some()) {
             // The spec: no partial member is propagated.
             continue;
         }
         let value = value.as_str().as_bytes();
-        plus |= value.contains(&b'+');
         let member_start = out.len();
         if member_start > start {
             out.push(b',');
         }
         out.extend_from_slice(key);
         out.push(b'=');
-        encode(value, out);
+        plus |= encode(value, out);
         if !properties.is_empty() {
             out.push(b';');
             out.extend_from_slice(properties);
@@ -268,21 +367,6 @@ fn write_members(baggage: &Baggage, out: &mut Vec<u8>, encode: fn(&[u8], &mut Ve
         }
     }
     dropped && plus
-}
-
-fn parse_member_properties_ok(properties: &[u8]) -> bool {
-    properties.split(|&b| b == b';').all(|property| {
-        let property = trim_ows(property);
-        match property.iter().position(|&b| b == b'=') {
-            Some(eq) => {
-                is_token(trim_ows(&property[..eq]))
-                    && trim_ows(&property[eq + 1..])
-                        .iter()
-                        .all(|&b| is_baggage_octet(b))
-            }
-            None => is_token(property),
-        }
-    })
 }
 
 /// `cx` with its baggage plus the given entries (which replace entries of the same key).
@@ -388,6 +472,91 @@ fn ascii(bytes: &[u8]) -> &str {
 mod tests {
     use super::*;
     use opentelemetry::baggage::BaggageMetadata;
+
+    /// A member as a scan classifies it; a valid one by the addresses of its slices, which
+    /// the view relies on.
+    #[derive(Debug, PartialEq)]
+    enum Seen {
+        Empty,
+        Invalid,
+        Member {
+            key: usize,
+            value: usize,
+            properties: usize,
+            normalize: bool,
+        },
+    }
+
+    impl Seen {
+        fn member(m: Scanned<'_>) -> Seen {
+            Seen::Member {
+                key: m.key.as_ptr() as usize,
+                value: m.value.as_ptr() as usize,
+                properties: m.properties.as_ptr() as usize,
+                normalize: m.normalize,
+            }
+        }
+    }
+
+    /// What `split(',')` then `scan_member` give.
+    fn split_then_scan(value: &[u8]) -> Vec<Seen> {
+        value
+            .split(|&b| b == b',')
+            .map(|member| {
+                if trim_ows(member).is_empty() {
+                    return Seen::Empty;
+                }
+                scan_member(member).map_or(Seen::Invalid, Seen::member)
+            })
+            .collect()
+    }
+
+    fn scanned_in_one_pass(value: &[u8]) -> Vec<Seen> {
+        let mut out = Vec::new();
+        let mut rest = Some(value);
+        while let Some(member) = rest {
+            let (next, after) = scan_next(member);
+            rest = after;
+            out.push(match next {
+                Next::Empty => Seen::Empty,
+                Next::Invalid => Seen::Invalid,
+                Next::Member(m) => Seen::member(m),
+            });
+        }
+        out
+    }
+
+    #[test]
+    fn one_pass_scan_matches_split_then_scan_on_every_short_input() {
+        // Every string of up to five of these bytes: each separator, whitespace, a token
+        // byte, a value-only byte and a byte neither allows.
+        const ALPHABET: &[u8] = b"a=,; \t%\"";
+        let mut input = Vec::new();
+        let mut checked = 0;
+        for len in 0..=5u32 {
+            for mut n in 0..ALPHABET.len().pow(len) {
+                input.clear();
+                for _ in 0..len {
+                    input.push(ALPHABET[n % ALPHABET.len()]);
+                    n /= ALPHABET.len();
+                }
+                assert_eq!(
+                    scanned_in_one_pass(&input),
+                    split_then_scan(&input),
+                    "{:?}",
+                    String::from_utf8_lossy(&input)
+                );
+                checked += 1;
+            }
+        }
+        assert_eq!(checked, 1 + 8 + 64 + 512 + 4096 + 32768);
+        for input in [
+            &b"k = v ; p = 1 ;q , ,x=y;;,z=%20 "[..],
+            b"user.id=u-1,session.id=0193a5b2;ttl=60\t,tier=pro%20plus",
+        ] {
+            assert_eq!(scanned_in_one_pass(input), split_then_scan(input));
+        }
+    }
 
     fn written(baggage: &Baggage) -> String {
         let mut out = Vec::new();

@@ -15,11 +15,10 @@ use opentelemetry::baggage::{Baggage, BaggageExt};
 use smallvec::SmallVec;
 
 use crate::baggage::{
-    MAX_BAGGAGE_BYTES, MAX_BAGGAGE_MEMBERS, RawMember, Scanned, percent_decode, raw_member,
-    scan_member,
+    MAX_BAGGAGE_BYTES, MAX_BAGGAGE_MEMBERS, Next, RawMember, Scanned, percent_decode, raw_member,
+    scan_next,
 };
 use crate::headers::BAGGAGE;
-use crate::traceparent::trim_ows;
 
 /// The most members the grammar allows; scanning stops there.
 const MAX_GRAMMAR_MEMBERS: usize = 180;
@@ -108,8 +107,11 @@ impl BaggageHeader {
                 continue;
             }
             out.values.push(value.clone());
-            for member in bytes.split(|&b| b == b',') {
-                if trim_ows(member).is_empty() {
+            let mut rest = Some(bytes);
+            while let Some(member) = rest {
+                let (next, after) = scan_next(member);
+                rest = after;
+                if let Next::Empty = next {
                     out.verbatim = false;
                     continue;
                 }
@@ -118,20 +120,20 @@ impl BaggageHeader {
                     out.verbatim = false;
                     break 'values;
                 }
-                let Ok(raw) = scan_member(member) else {
+                let Next::Member(raw) = next else {
                     out.verbatim = false;
                     continue;
                 };
                 let entry = Member::new(index, bytes, &raw);
                 if let Some(at) = out.position(entry.key_in(bytes)) {
                     out.verbatim = false;
-                    let rest = total - out.members[at].bytes();
-                    if rest + entry.bytes() > MAX_BAGGAGE_BYTES {
+                    let others = total - out.members[at].bytes();
+                    if others + entry.bytes() > MAX_BAGGAGE_BYTES {
                         // As `Baggage` does: a replacement that does not fit leaves the
                         // earlier value.
                         continue;
                     }
-                    total = rest;
+                    total = others;
                     out.members.remove(at);
                 } else if out.members.len() == MAX_BAGGAGE_MEMBERS
                     || total + entry.bytes() > MAX_BAGGAGE_BYTES

@@ -25,29 +25,41 @@ pub fn percent_encode(value: &[u8], out: &mut Vec<u8>) {
     encode_with(&PLAIN, value, out);
 }
 
-/// [`percent_encode`], but `+` is written as it is: a `baggage-octet` the spec reads as a
-/// plus sign, one byte instead of three. For baggage that would not fit otherwise.
-pub(crate) fn percent_encode_keep_plus(value: &[u8], out: &mut Vec<u8>) {
-    encode_with(&PLAIN_WITH_PLUS, value, out);
+/// [`percent_encode`], returning whether a `+` was escaped (as `%2B`, three bytes for one):
+/// the caller learns it from the pass it makes anyway.
+pub(crate) fn percent_encode_seeing_plus(value: &[u8], out: &mut Vec<u8>) -> bool {
+    encode_with(&PLAIN, value, out)
 }
 
+/// [`percent_encode`], but `+` is written as it is: a `baggage-octet` the spec reads as a
+/// plus sign, one byte instead of three. For baggage that would not fit otherwise. Returns
+/// false (no `+` is escaped).
+pub(crate) fn percent_encode_keep_plus(value: &[u8], out: &mut Vec<u8>) -> bool {
+    encode_with(&PLAIN_WITH_PLUS, value, out)
+}
+
+/// Appends `value` with the octets `plain` does not allow escaped; returns whether one of the
+/// escaped octets was a `+`.
 #[inline]
-fn encode_with(plain: &[bool; 256], value: &[u8], out: &mut Vec<u8>) {
+fn encode_with(plain: &[bool; 256], value: &[u8], out: &mut Vec<u8>) -> bool {
     // Most values need no escaping: one check that vectorises, one copy.
     if value.iter().all(|&b| plain[b as usize]) {
         out.extend_from_slice(value);
-        return;
+        return false;
     }
+    let mut plus = false;
     let mut start = 0;
     for (i, &b) in value.iter().enumerate() {
         if plain[b as usize] {
             continue;
         }
+        plus |= b == b'+';
         out.extend_from_slice(&value[start..i]);
         out.extend_from_slice(&[b'%', hex::upper_digit(b >> 4), hex::upper_digit(b)]);
         start = i + 1;
     }
     out.extend_from_slice(&value[start..]);
+    plus
 }
 
 /// Decodes `%XX` sequences (either case); a `%` not followed by two hex digits stays as it
@@ -106,5 +118,18 @@ mod tests {
             "a%20b%2Cc%3Bd=e%25f%22g%5Ch%C3%A9%F0%9F%98%80~!%2B"
         );
         assert_eq!(percent_decode(&out), value);
+    }
+
+    #[test]
+    fn encoders_report_an_escaped_plus() {
+        let mut out = Vec::new();
+        assert!(percent_encode_seeing_plus(b"a b+c", &mut out));
+        assert_eq!(out, b"a%20b%2Bc");
+        out.clear();
+        assert!(!percent_encode_seeing_plus(b"a b%c", &mut out));
+        assert!(!percent_encode_seeing_plus(b"plain", &mut out));
+        out.clear();
+        assert!(!percent_encode_keep_plus(b"a b+c", &mut out));
+        assert_eq!(out, b"a%20b+c");
     }
 }

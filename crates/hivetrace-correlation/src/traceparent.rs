@@ -143,14 +143,19 @@ pub(crate) fn trim_start_ows(mut s: &[u8]) -> &[u8] {
     s
 }
 
-/// Strips HTTP optional whitespace (spaces and tabs) from both ends.
+/// Strips HTTP optional whitespace (spaces and tabs) from the end.
 #[inline]
-pub(crate) fn trim_ows(s: &[u8]) -> &[u8] {
-    let mut s = trim_start_ows(s);
+pub(crate) fn trim_end_ows(mut s: &[u8]) -> &[u8] {
     while let [rest @ .., b' ' | b'\t'] = s {
         s = rest;
     }
     s
+}
+
+/// Strips HTTP optional whitespace (spaces and tabs) from both ends.
+#[inline]
+pub(crate) fn trim_ows(s: &[u8]) -> &[u8] {
+    trim_end_ows(trim_start_ows(s))
 }
 
 #[cfg(test)]

@@ -129,6 +129,15 @@ fn check_baggage(input: &[u8], round_trip: bool) {
         for (k, (v, _)) in &bag {
             assert_eq!(view.get(k.as_str()).as_deref(), Some(v.as_str()));
         }
+        // Properties too: the view finds each member's end as it scans.
+        let converted = view.to_baggage();
+        for (k, v) in &bag {
+            assert_eq!(
+                converted.get_with_metadata(k.as_str()),
+                Some(v),
+                "{input:?}"
+            );
+        }
     }
     let again = parse_baggage([&out[..]]);
     assert_eq!(again.len(), bag.len());
