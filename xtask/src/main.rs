@@ -7,6 +7,7 @@
 //! `cargo xtask bench` runs the criterion benches of every crate.
 
 use std::env;
+use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 use std::time::Instant;
@@ -117,24 +118,7 @@ fn quickstart() -> Result<(), String> {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
     let file = dir.join("hivetrace-traces.jsonl");
-    let mut cmd = cargo();
-    cmd.args([
-        "run",
-        "--quiet",
-        "--package",
-        "hivetrace-examples",
-        "--example",
-        "quickstart",
-    ])
-    .env("HH_TRACE_FILE", &file);
-    for var in [
-        "OTEL_EXPORTER_OTLP_ENDPOINT",
-        "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
-        "HH_API_KEY",
-        "HH_API_URL",
-    ] {
-        cmd.env_remove(var);
-    }
+    let mut cmd = quickstart_command(&file, env::vars_os().map(|(name, _)| name));
     run("quickstart", &mut cmd)?;
     let text = std::fs::read_to_string(&file)
         .map_err(|e| format!("quickstart wrote no trace file at {}: {e}", file.display()))?;
@@ -151,6 +135,34 @@ fn quickstart() -> Result<(), String> {
         file.display()
     );
     Ok(())
+}
+
+/// `cargo run` of the quickstart, writing to `file`, without the tracing variables among the
+/// environment's `names` (`OTEL_*`, `HH_*`, `HONEYHIVE_*`): any of them could send the spans
+/// elsewhere than the file checked (`HH_INGESTION_API_KEY` or `HH_SERVER_URL`: to HoneyHive,
+/// with the key).
+fn quickstart_command(file: &Path, names: impl Iterator<Item = OsString>) -> Command {
+    let mut cmd = cargo();
+    cmd.args([
+        "run",
+        "--quiet",
+        "--package",
+        "hivetrace-examples",
+        "--example",
+        "quickstart",
+    ]);
+    for name in names {
+        let tracing = name.to_str().is_some_and(|name| {
+            ["OTEL_", "HH_", "HONEYHIVE_"]
+                .iter()
+                .any(|prefix| name.starts_with(prefix))
+        });
+        if tracing {
+            cmd.env_remove(name);
+        }
+    }
+    cmd.env("HH_TRACE_FILE", file);
+    cmd
 }
 
 fn bench(extra: &[String]) -> Result<(), String> {
@@ -174,4 +186,35 @@ fn bench(extra: &[String]) -> Result<(), String> {
         )?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::ffi::OsStr;
+
+    #[test]
+    fn the_quickstart_runs_without_any_tracing_configuration() {
+        let file = Path::new("/tmp/traces.jsonl");
+        let names = [
+            "HH_INGESTION_API_KEY",
+            "HH_SERVER_URL",
+            "HONEYHIVE_SERVER_URL",
+            "HH_OTLP_PROTOCOL",
+            "OTEL_EXPORTER_OTLP_ENDPOINT",
+            "OTEL_EXPORTER_OTLP_PROTOCOL",
+            "HH_TRACE_FILE",
+            "PATH",
+        ];
+        let cmd = quickstart_command(file, names.iter().map(OsString::from));
+        let envs: Vec<(&OsStr, Option<&OsStr>)> = cmd.get_envs().collect();
+        for name in &names[..6] {
+            assert!(
+                envs.contains(&(OsStr::new(name), None)),
+                "{name} is not removed: {envs:?}"
+            );
+        }
+        assert!(envs.contains(&(OsStr::new("HH_TRACE_FILE"), Some(file.as_os_str()))));
+        assert!(!envs.iter().any(|(name, _)| *name == "PATH"));
+    }
 }
