@@ -33,6 +33,8 @@ use hivetrace_metrics::{MetricsProcessor, MetricsServer, MetricsSnapshot};
 use hivetrace_sampling::{ConsistentProbabilitySampler, ParentBased};
 
 const DEFAULT_SECONDS: u64 = 5;
+/// A year: longer runs would overflow the deadline (`Instant` + seconds).
+const MAX_SECONDS: u64 = 365 * 24 * 3600;
 const DEFAULT_ADDR: &str = "127.0.0.1:9464";
 const WORKERS: u64 = 3;
 
@@ -168,13 +170,21 @@ fn scrape(addr: SocketAddr) -> std::io::Result<String> {
         .map_or(response.clone(), |(_, body)| body.to_owned()))
 }
 
-fn run() -> Result<(), Box<dyn Error>> {
-    let seconds = match std::env::var("MONITORING_SECONDS") {
-        Ok(v) => v
-            .parse::<u64>()
-            .map_err(|_| format!("MONITORING_SECONDS={v:?}: expected a whole number of seconds"))?,
-        Err(_) => DEFAULT_SECONDS,
+/// How long to run, from `MONITORING_SECONDS` (`value`): at most `MAX_SECONDS`.
+fn run_seconds(value: Option<&str>) -> Result<u64, String> {
+    let Some(v) = value else {
+        return Ok(DEFAULT_SECONDS);
     };
+    match v.parse::<u64>() {
+        Ok(seconds) if seconds <= MAX_SECONDS => Ok(seconds),
+        _ => Err(format!(
+            "MONITORING_SECONDS={v:?}: expected a whole number of seconds, at most {MAX_SECONDS}"
+        )),
+    }
+}
+
+fn run() -> Result<(), Box<dyn Error>> {
+    let seconds = run_seconds(std::env::var("MONITORING_SECONDS").ok().as_deref())?;
     let addr = std::env::var("METRICS_ADDR").unwrap_or_else(|_| DEFAULT_ADDR.to_owned());
 
     let metrics = MetricsProcessor::builder()
@@ -256,5 +266,26 @@ fn main() -> ExitCode {
             eprintln!("monitoring: {e}");
             ExitCode::FAILURE
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn run_seconds_rejects_what_would_overflow_the_deadline() {
+        assert_eq!(run_seconds(None), Ok(DEFAULT_SECONDS));
+        assert_eq!(run_seconds(Some("2")), Ok(2));
+        assert!(run_seconds(Some("soon")).is_err());
+        let huge = u64::MAX.to_string();
+        assert!(run_seconds(Some(&huge)).is_err());
+        // Every accepted value makes a deadline.
+        let longest = run_seconds(Some(&MAX_SECONDS.to_string())).expect("accepted");
+        assert!(
+            Instant::now()
+                .checked_add(Duration::from_secs(longest))
+                .is_some()
+        );
     }
 }
