@@ -76,7 +76,19 @@ fn main() -> ExitCode {
     }
 }
 
+/// Requests traced while the backend is down; with the `llm_call` span, every span to deliver.
+const REQUESTS: u64 = 20;
+
 fn run() -> Result<(), Box<dyn std::error::Error>> {
+    // This run's own spool: a leftover of an earlier process with the same id would be replayed.
+    let spool = std::env::temp_dir().join(format!("hivetrace-spool-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&spool);
+    let result = outage_and_recovery(&spool);
+    let _ = std::fs::remove_dir_all(&spool);
+    result
+}
+
+fn outage_and_recovery(spool: &std::path::Path) -> Result<(), Box<dyn std::error::Error>> {
     let backend = Arc::new(Backend {
         up: AtomicBool::new(false),
         accepted: AtomicU64::new(0),
@@ -91,7 +103,6 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
         }
     });
 
-    let spool = std::env::temp_dir().join(format!("hivetrace-spool-{}", std::process::id()));
     let otlp = OtlpExporter::new(&url, Protocol::HttpProtobuf, &[], Duration::from_secs(5))?;
     let breaker = CircuitBreaker::builder("backend")
         .sliding_window(SlidingWindow::Count(5))
@@ -103,7 +114,7 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
         .breaker(breaker)
         .retry(RetryPolicy::new(1)?)
         .buffer(10, 1 << 20) // small, so the spool takes the rest
-        .spool(&spool)
+        .spool(spool)
         .build()?;
     let handle = exporter.handle();
     let tracer = Tracer::builder()
@@ -112,18 +123,18 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
         .batch(BatchConfig::default().max_export_batch_size(5))
         .build()?;
 
-    println!("backend down: tracing 20 requests");
-    for i in 0..20 {
+    println!("backend down: tracing {REQUESTS} requests");
+    for i in 0..REQUESTS {
         tracer.in_span(format!("request-{i}"), || ());
     }
     let _ = tracer.force_flush();
-    let s = handle.stats();
+    let outage = handle.stats();
     println!(
         "  breaker {}; in memory {} spans, spooled {} spans, dropped {}",
         handle.breaker().state(),
-        s.pending_memory_spans,
-        s.spooled,
-        s.dropped()
+        outage.pending_memory_spans,
+        outage.spooled,
+        outage.dropped()
     );
 
     // A flaky call, retried; every attempt is an event on the span.
@@ -156,7 +167,23 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
         s.dropped(),
         backend.accepted.load(Ordering::SeqCst)
     );
-    let _ = std::fs::remove_dir_all(&spool);
+
+    let expected = REQUESTS + 1;
+    let delivered_all = s.received == expected && s.exported == expected && s.dropped() == 0;
+    let waited = outage.pending_memory_spans > 0 && outage.spooled > 0;
+    if !delivered_all || !waited || answer != Ok("Paris") {
+        return Err(format!(
+            "expected {expected} spans kept in memory and the spool during the outage and all \
+             delivered after it, and the retried call to answer; got {} in memory and {} \
+             spooled, then {} of {} received spans exported ({} dropped), answer {answer:?}",
+            outage.pending_memory_spans,
+            outage.spooled,
+            s.exported,
+            s.received,
+            s.dropped()
+        )
+        .into());
+    }
     Ok(())
 }
 
