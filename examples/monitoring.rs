@@ -244,11 +244,15 @@ fn run() -> Result<(), Box<dyn Error>> {
         println!("  {line}");
     }
 
+    let server_url = server.url();
     server.shutdown_blocking();
     tracer.shutdown()?;
     let snapshot = metrics.snapshot();
     if snapshot.spans == 0 {
         return Err("the workload recorded no spans".into());
+    }
+    if !page.contains("hivetrace_traces_total{") {
+        return Err(format!("{} served no hivetrace_traces_total series", server_url).into());
     }
     println!(
         "\n{} spans recorded, {:.0} estimated, error rate {:.1}%",
