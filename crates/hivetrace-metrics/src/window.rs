@@ -71,9 +71,17 @@ impl Default for WindowedSketch {
 
 impl WindowedSketch {
     /// Adds `value` `count` times in the slot of `epoch` (time divided by the slot length).
+    ///
+    /// A value older than what its slot holds (recorded late, a whole window or more behind
+    /// the newest spans) goes straight to the lifetime: reusing the slot for it would push the
+    /// newer spans out of the recent window.
     #[inline]
     pub(crate) fn add(&mut self, epoch: u64, value: f64, count: u64) {
         let slot = &mut self.slots[(epoch % SLOTS as u64) as usize];
+        if slot.epoch != EMPTY && epoch < slot.epoch {
+            self.expired.add_with_count(value, count);
+            return;
+        }
         if slot.epoch != epoch {
             if slot.epoch != EMPTY {
                 // Same configuration on both sides: merging cannot fail.
@@ -122,5 +130,19 @@ mod tests {
         w.merge_into(100, &mut life, &mut recent);
         assert_eq!(life.count(), 16);
         assert_eq!(recent.count(), 0);
+    }
+
+    #[test]
+    fn a_late_span_from_a_window_ago_does_not_evict_the_current_slot() {
+        let mut w = WindowedSketch::default();
+        w.add(12, 1.0, 100);
+        // A span that ended a full window before (epoch 6 maps to slot 0, like 12), recorded
+        // late: a replayed batch, an explicit end time.
+        w.add(6, 2.0, 1);
+        let (mut life, mut recent) = (new_sketch(), new_sketch());
+        w.merge_into(12, &mut life, &mut recent);
+        assert_eq!(life.count(), 101);
+        assert_eq!(recent.count(), 100, "the current slot left the window");
+        assert_eq!(recent.max(), Some(1.0));
     }
 }

@@ -373,3 +373,31 @@ fn threads_recording_at_once_lose_nothing() {
     assert_eq!(s.endpoints["chat"].count, 5_000.0);
     assert_eq!(s.latency.count, 10_000);
 }
+
+#[test]
+fn a_span_recorded_late_does_not_empty_the_recent_window() {
+    let clock = ManualClock::new();
+    let metrics = MetricsProcessor::builder()
+        .shards(1)
+        .window(Duration::from_secs(60))
+        .clock(clock.clone())
+        .build()
+        .unwrap();
+    for _ in 0..100 {
+        let span = SpanSpec::new("chat", ms(20.0)).ending_at(clock.wall_time());
+        metrics.record(&span.build());
+    }
+    // One span that ended two minutes ago, recorded now (a replayed batch, an explicit end
+    // time): it belongs to the lifetime only, and must not push the current spans out.
+    let late =
+        SpanSpec::new("chat", ms(900.0)).ending_at(clock.wall_time() - Duration::from_secs(120));
+    metrics.record(&late.build());
+    let s = metrics.snapshot();
+    assert_eq!(s.latency.count, 101);
+    assert_eq!(s.recent.count, 100, "{:?}", s.recent);
+    assert!(
+        (s.recent.p99_ms - 20.0).abs() / 20.0 <= 0.01,
+        "{:?}",
+        s.recent
+    );
+}
