@@ -87,6 +87,14 @@ impl fmt::Display for Verdict {
     }
 }
 
+/// `value > limit`, not counting a difference of floating-point rounding: a canary exactly at
+/// a limit passes it (7 % is one point above 6 %, though `0.07 - 0.06 > 0.01` in `f64`; 910 ms
+/// is 1.3 x 700 ms, though `0.7 * 1.3 < 0.91`). The tolerance, a millionth of a millionth of
+/// the limit, is far below any difference that counts of requests can make.
+fn above(value: f64, limit: f64) -> bool {
+    value > limit + limit.abs().max(1.0) * 1e-12
+}
+
 fn fraction(setting: &'static str, value: f64) -> Result<f64> {
     if (0.0..=1.0).contains(&value) {
         Ok(value)
@@ -148,14 +156,14 @@ impl Gates {
             };
         }
         let (c, s) = (canary.error_rate(), stable.error_rate());
-        if c > self.max_error_rate {
+        if above(c, self.max_error_rate) {
             return Verdict::Fail(format!(
                 "canary error rate {:.2}% is above the {:.2}% limit",
                 c * 100.0,
                 self.max_error_rate * 100.0
             ));
         }
-        if c - s > self.max_error_rate_increase {
+        if above(c - s, self.max_error_rate_increase) {
             return Verdict::Fail(format!(
                 "canary error rate {:.2}% exceeds stable's {:.2}% by more than {:.2} points",
                 c * 100.0,
@@ -164,7 +172,7 @@ impl Gates {
             ));
         }
         if let (Some(cp), Some(sp)) = (canary.p95_latency, stable.p95_latency)
-            && cp.as_secs_f64() > sp.as_secs_f64() * self.max_p95_ratio
+            && above(cp.as_secs_f64(), sp.as_secs_f64() * self.max_p95_ratio)
         {
             return Verdict::Fail(format!(
                 "canary p95 latency {cp:?} is above {:.2} x stable's {sp:?}",
@@ -221,6 +229,59 @@ mod tests {
             panic!()
         };
         assert!(r.contains("p95"), "{r}");
+    }
+
+    #[test]
+    fn a_canary_exactly_at_a_limit_passes() {
+        let g = Gates::new().max_error_rate(1.0).unwrap();
+        let judge = |c, s| {
+            g.judge(&HealthReport {
+                canary: c,
+                stable: s,
+            })
+        };
+        // Exactly one point above stable's error rate is "at most one point above", though
+        // 0.07 - 0.06 is 0.010000000000000009 in f64.
+        for (canary, stable) in [(2, 1), (7, 6), (4, 3), (5, 4)] {
+            assert_eq!(
+                judge(tier(100, canary, 100), tier(100, stable, 100)),
+                Verdict::Pass,
+                "{canary}% against {stable}%"
+            );
+        }
+        assert!(matches!(
+            judge(tier(1000, 71, 100), tier(1000, 60, 100)),
+            Verdict::Fail(_)
+        ));
+        // Exactly the p95 ratio: 910 ms against 700 ms at 1.3, though 0.7 * 1.3 < 0.91 in f64.
+        let g = Gates::new().max_p95_ratio(1.3).unwrap();
+        let v = g.judge(&HealthReport {
+            canary: tier(100, 0, 910),
+            stable: tier(100, 0, 700),
+        });
+        assert_eq!(v, Verdict::Pass);
+        let v = g.judge(&HealthReport {
+            canary: tier(100, 0, 911),
+            stable: tier(100, 0, 700),
+        });
+        assert!(matches!(v, Verdict::Fail(_)), "{v:?}");
+        // The default gates: 5 % is the limit and one point above stable's 4 %.
+        let v = Gates::new().judge(&HealthReport {
+            canary: tier(100, 5, 100),
+            stable: tier(100, 4, 100),
+        });
+        assert_eq!(v, Verdict::Pass);
+        // And exactly the error-rate limit.
+        let g = Gates::new()
+            .max_error_rate(0.07)
+            .unwrap()
+            .max_error_rate_increase(1.0)
+            .unwrap();
+        let v = g.judge(&HealthReport {
+            canary: tier(100, 7, 100),
+            stable: tier(100, 0, 100),
+        });
+        assert_eq!(v, Verdict::Pass);
     }
 
     #[test]
