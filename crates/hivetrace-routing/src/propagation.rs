@@ -61,6 +61,9 @@ impl Decision {
     /// `cx` with the tier added to its baggage (other entries kept), so that a propagator
     /// carries it to downstream services, which then honour it through [`UpstreamRouter`].
     ///
+    /// The tier always fits: when the baggage is already at OpenTelemetry's limits (64
+    /// entries, 8192 bytes), another entry is left out to make room for it.
+    ///
     /// ```
     /// use hivetrace_routing::{upstream_tier, Decision, Tier, TierSource};
     /// use opentelemetry::Context;
@@ -75,7 +78,9 @@ impl Decision {
             .iter()
             .filter(|(k, _)| k.as_str() != TIER_BAGGAGE)
             .map(|(k, (v, m))| KeyValueMetadata::new(k.clone(), v.clone(), m.clone()));
-        let baggage: Baggage = others.chain(std::iter::once(tier)).collect();
+        // The tier first: the baggage drops what passes its limits, and without the tier a
+        // downstream service would choose again (and child spans would carry no tier).
+        let baggage: Baggage = std::iter::once(tier).chain(others).collect();
         cx.with_baggage(baggage)
     }
 }
@@ -238,6 +243,30 @@ mod tests {
         assert_eq!(upstream_tier(&cx), Some("experimental"));
         assert_eq!(cx.baggage().get("user.id").map(|v| v.as_str()), Some("u-1"));
         assert_eq!(upstream_tier(&Context::new()), None);
+    }
+
+    #[test]
+    fn the_tier_is_carried_even_when_the_baggage_is_full() {
+        // As many bytes as OpenTelemetry's baggage holds (8192, keys and values), with the
+        // upstream tier: a header choosing a tier with a longer name replaces it.
+        let blob = "x".repeat(8192 - "blob".len() - "deployment.tier".len() - "stable".len());
+        let cx = Context::new().with_baggage([
+            KeyValue::new("blob", blob),
+            KeyValue::new(TIER_BAGGAGE, "stable"),
+        ]);
+        assert_eq!(upstream_tier(&cx), Some("stable"));
+        let cx = Decision::new(Tier::EXPERIMENTAL, TierSource::Header).with_baggage(&cx);
+        assert_eq!(upstream_tier(&cx), Some("experimental"));
+
+        // As many entries as it holds (64).
+        let full: Vec<KeyValue> = (0..64)
+            .map(|i| KeyValue::new(format!("k{i}"), "v"))
+            .collect();
+        let cx = Context::new().with_baggage(full);
+        assert_eq!(cx.baggage().len(), 64);
+        let cx = Decision::new(Tier::CANARY, TierSource::Header).with_baggage(&cx);
+        assert_eq!(upstream_tier(&cx), Some("canary"));
+        assert_eq!(cx.baggage().len(), 64);
     }
 
     #[test]
