@@ -10,7 +10,7 @@ use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
-use hyper_util::rt::TokioIo;
+use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::{JoinHandle, JoinSet};
@@ -23,6 +23,10 @@ const ACCEPT_ERROR_PAUSE: Duration = Duration::from_millis(50);
 
 /// How long [`MetricsServer::shutdown`] waits for scrapes in progress.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
+/// How long a connection may take to send a request's headers before it is closed, so clients
+/// that open connections and go quiet do not hold them (and their descriptors) for ever.
+pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// An HTTP/1 server answering `GET /metrics` with the exposition of a registry: OpenMetrics
 /// (exemplars included) when the client accepts it, as Prometheus does, else the classic text
@@ -189,7 +193,10 @@ async fn serve(
                         let response = respond(&endpoint, &request);
                         async move { Ok::<_, Infallible>(response) }
                     });
+                    // hyper enforces the header read timeout only with a timer set.
                     let connection = http1::Builder::new()
+                        .timer(TokioTimer::new())
+                        .header_read_timeout(HEADER_READ_TIMEOUT)
                         .serve_connection(TokioIo::new(stream), service);
                     tokio::pin!(connection);
                     tokio::select! {

@@ -10,8 +10,8 @@ use std::time::Duration;
 
 use hivetrace_core::TracerStats;
 use hivetrace_metrics::{
-    CONTENT_TYPE, MetricsEndpoint, MetricsProcessor, MetricsServer, OVERFLOW_LABEL,
-    TEXT_CONTENT_TYPE, TracerCollector, encode, encode_text,
+    CONTENT_TYPE, HEADER_READ_TIMEOUT, MetricsEndpoint, MetricsProcessor, MetricsServer,
+    OVERFLOW_LABEL, TEXT_CONTENT_TYPE, TracerCollector, encode, encode_text,
 };
 use prometheus_client::registry::Registry;
 use support::{SpanSpec, http_get, prometheus_binary};
@@ -245,6 +245,32 @@ async fn the_server_serves_openmetrics_and_shuts_down() {
         refused.is_err(),
         "still serving after shutdown: {refused:?}"
     );
+}
+
+/// A client that sends part of a request and goes quiet is disconnected after
+/// `HEADER_READ_TIMEOUT`. The clock is paused, so the test does not wait: without the timeout
+/// the read below would wait for the test's own, longer limit and fail.
+#[tokio::test(start_paused = true)]
+async fn a_client_that_stalls_in_its_headers_is_disconnected() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let server = MetricsServer::bind("127.0.0.1:0", Registry::default())
+        .await
+        .unwrap();
+    let mut stream = tokio::net::TcpStream::connect(server.local_addr())
+        .await
+        .unwrap();
+    stream
+        .write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\n")
+        .await
+        .unwrap();
+    let mut rest = Vec::new();
+    let closed = tokio::time::timeout(HEADER_READ_TIMEOUT * 6, stream.read_to_end(&mut rest)).await;
+    assert!(
+        closed.is_ok(),
+        "the stalled connection was still open after {:?}",
+        HEADER_READ_TIMEOUT * 6
+    );
+    server.shutdown().await;
 }
 
 #[test]
