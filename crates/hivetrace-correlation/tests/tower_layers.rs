@@ -299,3 +299,83 @@ async fn both_layers_call_the_service_that_was_made_ready() {
         assert!(response.is_ok());
     }
 }
+
+/// A handler or upstream that answers with its status code.
+#[derive(Clone, Copy)]
+struct Answering(u16);
+
+impl Service<Request<Full<Bytes>>> for Answering {
+    type Response = Response<Full<Bytes>>;
+    type Error = Infallible;
+    type Future = std::future::Ready<Result<Self::Response, Infallible>>;
+
+    fn poll_ready(&mut self, _cx: &mut TaskContext<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, _req: Request<Full<Bytes>>) -> Self::Future {
+        let mut response = Response::new(Full::new(Bytes::new()));
+        *response.status_mut() = StatusCode::from_u16(self.0).expect("100..=999");
+        std::future::ready(Ok(response))
+    }
+}
+
+#[tokio::test]
+async fn status_codes_past_599_are_errors_on_both_sides() {
+    // Semantic conventions: 5xx "as well as any other code the client failed to interpret"
+    // set the span status to Error; `http::StatusCode` (and hyper) accept 600..=999.
+    let (tracer, exporter) = tracer();
+    let server = ServerLayer::new(tracer.clone()).layer(Answering(600));
+    drop(
+        server
+            .oneshot(
+                Request::get("/")
+                    .body(Full::new(Bytes::new()))
+                    .expect("request"),
+            )
+            .await
+            .expect("infallible"),
+    );
+    let client = ClientLayer::new(tracer.clone()).layer(Answering(799));
+    let request = Request::post("http://backend.local/")
+        .body(Full::new(Bytes::new()))
+        .expect("request");
+    drop(client.oneshot(request).await.expect("infallible"));
+
+    let spans = finished(&tracer, &exporter);
+    let server = named(&spans, "GET");
+    assert!(matches!(server.status, Status::Error { .. }), "{server:?}");
+    assert_eq!(attr(server, "error.type").as_deref(), Some("600"));
+    let client = named(&spans, "POST");
+    assert!(matches!(client.status, Status::Error { .. }), "{client:?}");
+    assert_eq!(attr(client, "error.type").as_deref(), Some("799"));
+}
+
+#[tokio::test]
+async fn client_errors_are_errors_only_on_the_client() {
+    let (tracer, exporter) = tracer();
+    let server = ServerLayer::new(tracer.clone()).layer(Answering(404));
+    drop(
+        server
+            .oneshot(
+                Request::get("/")
+                    .body(Full::new(Bytes::new()))
+                    .expect("request"),
+            )
+            .await
+            .expect("infallible"),
+    );
+    let client = ClientLayer::new(tracer.clone()).layer(Answering(404));
+    let request = Request::post("http://backend.local/")
+        .body(Full::new(Bytes::new()))
+        .expect("request");
+    drop(client.oneshot(request).await.expect("infallible"));
+
+    let spans = finished(&tracer, &exporter);
+    let server = named(&spans, "GET");
+    assert_eq!(server.status, Status::Unset);
+    assert_eq!(attr(server, "error.type"), None);
+    let client = named(&spans, "POST");
+    assert!(matches!(client.status, Status::Error { .. }));
+    assert_eq!(attr(client, "error.type").as_deref(), Some("404"));
+}

@@ -51,7 +51,8 @@ where
                         HTTP_RESPONSE_STATUS_CODE,
                         i64::from(status.as_u16()),
                     ));
-                    if status.is_client_error() || status.is_server_error() {
+                    // 4xx, 5xx, and any code past 599, which no client can interpret.
+                    if status.as_u16() >= 400 {
                         span.record_error_message(status.as_str(), format!("HTTP {status}"));
                     }
                 }

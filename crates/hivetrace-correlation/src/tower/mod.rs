@@ -8,7 +8,7 @@
 //!   echoes it on the response, keeps the span current while the inner service runs, and ends
 //!   the span when the response body ends (streamed bodies included).
 //! - [`ClientLayer`]: a CLIENT span per request (ended when the response head arrives, with
-//!   `http.response.status_code`, and `error.type` for 4xx/5xx), `traceparent`/`tracestate`/
+//!   `http.response.status_code`, and `error.type` for 4xx and above), `traceparent`/`tracestate`/
 //!   `baggage` and `x-request-id` injected.
 //!
 //! ```
@@ -68,7 +68,7 @@ pub mod attributes {
     pub const SERVER_ADDRESS: &str = "server.address";
     /// The server's port, on client spans.
     pub const SERVER_PORT: &str = "server.port";
-    /// The class of error: the status code for 5xx (server) and 4xx/5xx (client), or the type
+    /// The class of error: the status code from 500 (server) or 400 (client) up, or the type
     /// of the service's error.
     pub const ERROR_TYPE: &str = hivetrace_core::conventions::otel::ERROR_TYPE;
 }

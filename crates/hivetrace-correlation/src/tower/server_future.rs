@@ -68,7 +68,9 @@ where
                         HTTP_RESPONSE_STATUS_CODE,
                         i64::from(status.as_u16()),
                     ));
-                    if status.is_server_error() {
+                    // 5xx, and any code past 599 (semantic conventions: "any other code the
+                    // client failed to interpret"); 4xx is the client's error, not the server's.
+                    if status.as_u16() >= 500 {
                         span.record_error_message(status.as_str(), format!("HTTP {status}"));
                     }
                 }
