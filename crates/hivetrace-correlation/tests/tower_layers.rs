@@ -379,3 +379,39 @@ async fn client_errors_are_errors_only_on_the_client() {
     assert!(matches!(client.status, Status::Error { .. }));
     assert_eq!(attr(client, "error.type").as_deref(), Some("404"));
 }
+
+#[tokio::test]
+async fn client_url_full_carries_no_credentials() {
+    // Semantic conventions: `url.full` MUST NOT contain credentials passed in the URL
+    // (`REDACTED:REDACTED@` instead), and the values of the listed signature parameters
+    // are replaced by `REDACTED`, their keys kept.
+    let (tracer, exporter) = tracer();
+    let client = ClientLayer::new(tracer.clone()).layer(Answering(200));
+    for uri in [
+        "https://user:s3cret@storage.local:8443/bucket/o?color=blue&sig=abc%2F&Signature=x",
+        "https://token@storage.local/o?AWSAccessKeyId=AKIA&X-Goog-Signature=ff&sig",
+        "http://plain.local/chat?q=1",
+    ] {
+        let request = Request::get(uri)
+            .body(Full::new(Bytes::new()))
+            .expect("request");
+        drop(client.clone().oneshot(request).await.expect("infallible"));
+    }
+    let spans = finished(&tracer, &exporter);
+    let urls: Vec<String> = spans
+        .iter()
+        .map(|span| attr(span, "url.full").expect("url.full"))
+        .collect();
+    assert_eq!(
+        urls,
+        [
+            "https://REDACTED:REDACTED@storage.local:8443/bucket/o?color=blue&sig=REDACTED&Signature=REDACTED",
+            "https://REDACTED:REDACTED@storage.local/o?AWSAccessKeyId=REDACTED&X-Goog-Signature=REDACTED&sig",
+            "http://plain.local/chat?q=1",
+        ]
+    );
+    assert_eq!(
+        attr(&spans[0], "server.address").as_deref(),
+        Some("storage.local")
+    );
+}

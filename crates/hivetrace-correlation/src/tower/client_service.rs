@@ -73,7 +73,7 @@ where
             method.clone()
         };
         attributes.push(KeyValue::new(HTTP_REQUEST_METHOD, method));
-        attributes.push(KeyValue::new(URL_FULL, req.uri().to_string()));
+        attributes.push(KeyValue::new(URL_FULL, url_full(req.uri())));
         if let Some(host) = req.uri().host() {
             attributes.push(KeyValue::new(SERVER_ADDRESS, host.to_owned()));
         }
@@ -99,4 +99,58 @@ where
         };
         ClientResponseFuture::new(future, span)
     }
+}
+
+/// Query parameters whose values semantic conventions redact from `url.full` by default:
+/// the signatures of pre-signed S3, Azure and Google Cloud Storage URLs.
+const SENSITIVE_QUERY_KEYS: [&str; 4] = ["AWSAccessKeyId", "Signature", "sig", "X-Goog-Signature"];
+
+/// `uri` as `url.full`: credentials in its user info become `REDACTED:REDACTED`, and the
+/// values of [`SENSITIVE_QUERY_KEYS`] become `REDACTED` (semantic conventions: `url.full`
+/// MUST NOT contain credentials). Otherwise the URI as it displays.
+fn url_full(uri: &http::Uri) -> String {
+    let authority = uri.authority().map(http::uri::Authority::as_str);
+    let user_info = authority.and_then(|a| a.rfind('@'));
+    let query = uri.query();
+    if user_info.is_none() && !query.is_some_and(|q| q.split('&').any(|p| sensitive(p).is_some())) {
+        return uri.to_string();
+    }
+    let pq_len = uri.path_and_query().map_or(0, |pq| pq.as_str().len());
+    let mut out = String::with_capacity(authority.map_or(0, str::len) + pq_len + 64);
+    if let Some(scheme) = uri.scheme_str() {
+        out.push_str(scheme);
+        out.push_str("://");
+    }
+    if let Some(authority) = authority {
+        match user_info {
+            Some(at) => {
+                out.push_str("REDACTED:REDACTED@");
+                out.push_str(&authority[at + 1..]);
+            }
+            None => out.push_str(authority),
+        }
+    }
+    out.push_str(uri.path());
+    if let Some(query) = query {
+        out.push('?');
+        for (i, pair) in query.split('&').enumerate() {
+            if i > 0 {
+                out.push('&');
+            }
+            match sensitive(pair) {
+                Some(key) => {
+                    out.push_str(key);
+                    out.push_str("=REDACTED");
+                }
+                None => out.push_str(pair),
+            }
+        }
+    }
+    out
+}
+
+/// The key of a query `pair` whose value is to be redacted.
+fn sensitive(pair: &str) -> Option<&str> {
+    let (key, _value) = pair.split_once('=')?;
+    SENSITIVE_QUERY_KEYS.contains(&key).then_some(key)
 }

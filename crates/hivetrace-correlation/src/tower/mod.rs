@@ -62,7 +62,7 @@ pub mod attributes {
     pub const URL_PATH: &str = "url.path";
     /// The scheme, when known.
     pub const URL_SCHEME: &str = "url.scheme";
-    /// The full URL of a client request.
+    /// The full URL of a client request, credentials and signature parameters redacted.
     pub const URL_FULL: &str = "url.full";
     /// The server's host name, on client spans.
     pub const SERVER_ADDRESS: &str = "server.address";
