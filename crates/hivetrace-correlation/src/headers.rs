@@ -41,7 +41,7 @@ pub fn inject_span_context(span_context: &SpanContext, headers: &mut HeaderMap) 
         span_context.trace_flags(),
     );
     if let Ok(value) = HeaderValue::from_bytes(&traceparent) {
-        headers.insert(TRACEPARENT, value);
+        set(headers, TRACEPARENT, value);
     }
     let state = span_context.trace_state();
     if *state == TraceState::NONE {
@@ -54,12 +54,25 @@ pub fn inject_span_context(span_context: &SpanContext, headers: &mut HeaderMap) 
     write_tracestate(state, &mut out);
     match value_of(out) {
         Ok(value) if !value.is_empty() => {
-            headers.insert(TRACESTATE, value);
+            set(headers, TRACESTATE, value);
         }
         _ => {
             headers.remove(TRACESTATE);
         }
     }
+}
+
+/// `headers.insert(name, value)` without its panic: a map that must grow for a new name
+/// past the most a header map can hold (tens of thousands of names, which only the
+/// application can build) leaves the header out, after dropping any stale value of it.
+fn set(headers: &mut HeaderMap, name: HeaderName, value: HeaderValue) {
+    if headers.keys_len() >= headers.capacity() {
+        // A new name makes the map grow here, which may be past its maximum size: the old
+        // value (if any) makes room instead, and never goes out stale.
+        headers.remove(&name);
+    }
+    // Fails only on a map that cannot grow.
+    let _ = headers.try_insert(name, value);
 }
 
 /// A header value that takes over `bytes`' allocation instead of copying it.
@@ -112,7 +125,7 @@ pub fn inject_baggage(baggage: &Baggage, headers: &mut HeaderMap) {
     write_baggage(baggage, &mut out);
     match value_of(out) {
         Ok(value) if !value.is_empty() => {
-            headers.insert(BAGGAGE, value);
+            set(headers, BAGGAGE, value);
         }
         _ => {
             headers.remove(BAGGAGE);

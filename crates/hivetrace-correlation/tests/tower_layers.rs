@@ -415,3 +415,78 @@ async fn client_url_full_carries_no_credentials() {
         Some("storage.local")
     );
 }
+
+/// `headers` filled to the most names a header map can hold: one more would panic `insert`
+/// and `entry` ("size overflows MAX_SIZE").
+fn filled(mut headers: http::HeaderMap) -> http::HeaderMap {
+    for i in 0.. {
+        let name = http::HeaderName::try_from(format!("x-h{i}")).expect("a valid name");
+        if headers
+            .try_insert(name, http::HeaderValue::from_static("v"))
+            .is_err()
+        {
+            break;
+        }
+    }
+    headers
+}
+
+#[tokio::test]
+async fn a_full_header_map_does_not_panic_either_layer() {
+    let (tracer, exporter) = tracer();
+    let handler = tower::service_fn(|_req: Request<Full<Bytes>>| async {
+        let mut response = Response::new(Full::new(Bytes::new()));
+        *response.headers_mut() = filled(http::HeaderMap::new());
+        Ok::<_, Infallible>(response)
+    });
+    let server = ServerLayer::new(tracer.clone()).layer(handler);
+    let response = server
+        .oneshot(
+            Request::get("/")
+                .body(Full::new(Bytes::new()))
+                .expect("request"),
+        )
+        .await
+        .expect("infallible");
+    assert!(!response.headers().contains_key("x-request-id"));
+    drop(response);
+
+    // A full map holding a stale `traceparent`: the client span's replaces it.
+    let downstream = tower::service_fn(|req: Request<Full<Bytes>>| async move {
+        let sent = req
+            .headers()
+            .get_all("traceparent")
+            .iter()
+            .collect::<Vec<_>>();
+        let mut response = Response::new(Full::new(Bytes::new()));
+        if sent.len() != 1 || sent[0] == PARENT {
+            *response.status_mut() = StatusCode::BAD_REQUEST;
+        }
+        Ok::<_, Infallible>(response)
+    });
+    let client = ClientLayer::new(tracer.clone()).layer(downstream);
+    let mut request = Request::get("http://backend.local/")
+        .body(Full::new(Bytes::new()))
+        .expect("request");
+    let mut headers = http::HeaderMap::new();
+    headers.insert("traceparent", http::HeaderValue::from_static(PARENT));
+    *request.headers_mut() = filled(headers);
+    let cx = RequestId::parse("req-full")
+        .expect("valid")
+        .in_context(&opentelemetry::Context::new());
+    let response = client
+        .oneshot(request)
+        .with_context(cx)
+        .await
+        .expect("infallible");
+    assert_eq!(
+        response.status(),
+        StatusCode::OK,
+        "one new traceparent sent"
+    );
+
+    let spans = finished(&tracer, &exporter);
+    let mut kinds: Vec<String> = spans.iter().map(|s| format!("{:?}", s.span_kind)).collect();
+    kinds.sort();
+    assert_eq!(kinds, ["Client", "Server"], "both spans ended");
+}

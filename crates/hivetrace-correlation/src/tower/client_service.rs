@@ -89,9 +89,10 @@ where
             .start();
         headers::inject_context(span.context(), req.headers_mut());
         if let Some(id) = RequestId::from_context(span.context()) {
-            req.headers_mut()
-                .entry(REQUEST_ID_HEADER)
-                .or_insert_with(|| id.header_value());
+            // `try_entry`: `entry` panics on a map already as large as a header map can be.
+            if let Ok(entry) = req.headers_mut().try_entry(REQUEST_ID_HEADER) {
+                entry.or_insert_with(|| id.header_value());
+            }
         }
         let future = {
             let _current = span.enter();

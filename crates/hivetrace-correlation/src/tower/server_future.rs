@@ -75,10 +75,11 @@ where
                     }
                 }
                 if let Some(id) = this.request_id.take() {
-                    response
-                        .headers_mut()
-                        .entry(REQUEST_ID_HEADER)
-                        .or_insert_with(|| id.header_value());
+                    // `try_entry`: `entry` panics on a map that is already as large as a
+                    // header map can be; the echo is then left out.
+                    if let Ok(entry) = response.headers_mut().try_entry(REQUEST_ID_HEADER) {
+                        entry.or_insert_with(|| id.header_value());
+                    }
                 }
                 Poll::Ready(Ok(response.map(|body| TracedBody::new(body, span))))
             }
