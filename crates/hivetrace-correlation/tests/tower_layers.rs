@@ -490,3 +490,49 @@ async fn a_full_header_map_does_not_panic_either_layer() {
     kinds.sort();
     assert_eq!(kinds, ["Client", "Server"], "both spans ended");
 }
+
+#[tokio::test]
+async fn work_done_while_the_body_streams_is_in_the_request() {
+    // A streamed answer (server-sent events of an LLM's tokens) does its work when the body
+    // is polled, after the handler's future has returned: its spans belong to the request.
+    let (tracer, exporter) = tracer();
+    let stream_tracer = tracer.clone();
+    let handler = tower::service_fn(move |_req: Request<Full<Bytes>>| {
+        let tracer = stream_tracer.clone();
+        async move {
+            let stream = futures_util::stream::iter(["a", "b"]).map(move |token| {
+                drop(tracer.span(format!("token.{token}")).start());
+                Ok::<_, Infallible>(http_body::Frame::data(Bytes::from(token)))
+            });
+            Ok::<_, Infallible>(Response::new(StreamBody::new(stream)))
+        }
+    });
+    let service = ServerLayer::new(tracer.clone()).layer(handler);
+    let request = Request::get("/stream")
+        .header("x-request-id", "req-stream")
+        .body(Full::new(Bytes::new()))
+        .expect("request");
+    let response = service.oneshot(request).await.expect("infallible");
+    let body = response
+        .into_body()
+        .collect()
+        .await
+        .expect("body")
+        .to_bytes();
+    assert_eq!(body, "ab");
+    assert!(
+        !opentelemetry::trace::TraceContextExt::has_active_span(&opentelemetry::Context::current()),
+        "nothing stays current after the body is polled"
+    );
+
+    let spans = finished(&tracer, &exporter);
+    let server = named(&spans, "GET");
+    for name in ["token.a", "token.b"] {
+        let token = named(&spans, name);
+        assert!(
+            is_child(token, server),
+            "{name} is not under the server span"
+        );
+        assert_eq!(attr(token, "request.id").as_deref(), Some("req-stream"));
+    }
+}

@@ -9,8 +9,9 @@ use http_body::{Body, Frame, SizeHint};
 use hivetrace_core::error_type_name;
 
 pin_project_lite::pin_project! {
-    /// A response body carrying the request's span: the span ends with the last frame, an
-    /// error, or the body being dropped, so a streamed response is timed to its end.
+    /// A response body carrying the request's span: the span is current while the body is
+    /// polled and ends with the last frame, an error, or the body being dropped, so a streamed
+    /// response is timed to its end.
     ///
     /// ```
     /// use hivetrace_correlation::tower::TracedBody;
@@ -51,7 +52,13 @@ where
         cx: &mut TaskContext<'_>,
     ) -> Poll<Option<Result<Frame<B::Data>, B::Error>>> {
         let mut this = self.project();
-        let frame = ready!(this.inner.as_mut().poll_frame(cx));
+        // A streamed body does the request's work as it is polled (an LLM's tokens produced
+        // on demand): the span is current then too, so that work nests under it and carries
+        // the request's baggage.
+        let frame = {
+            let _current = this.span.as_ref().map(Span::enter);
+            ready!(this.inner.as_mut().poll_frame(cx))
+        };
         match &frame {
             None => {
                 this.span.take();

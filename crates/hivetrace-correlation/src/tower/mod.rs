@@ -5,8 +5,9 @@
 //!   `http.route` when known, `http.response.status_code`, `error.type`), sets the request id
 //!   (a valid `x-request-id`, else a valid `request.id` in the incoming baggage, else a
 //!   UUIDv7) in the baggage and in the request's extensions,
-//!   echoes it on the response, keeps the span current while the inner service runs, and ends
-//!   the span when the response body ends (streamed bodies included).
+//!   echoes it on the response, keeps the span current while the inner service runs and while
+//!   the response body is polled, and ends the span when the body ends (streamed bodies
+//!   included).
 //! - [`ClientLayer`]: a CLIENT span per request (ended when the response head arrives, with
 //!   `http.response.status_code`, and `error.type` for 4xx and above), `traceparent`/`tracestate`/
 //!   `baggage` and `x-request-id` injected.
