@@ -536,3 +536,78 @@ async fn work_done_while_the_body_streams_is_in_the_request() {
         assert_eq!(attr(token, "request.id").as_deref(), Some("req-stream"));
     }
 }
+
+#[tokio::test]
+async fn client_spans_always_name_the_server_and_its_port() {
+    // Semantic conventions: `server.address` and `server.port` are required on CLIENT spans.
+    // A URI without a host takes them from `Host`; a port not written is the scheme's.
+    let (tracer, exporter) = tracer();
+    let client = ClientLayer::new(tracer.clone()).layer(Answering(200));
+    let requests = [
+        Request::get("https://api.local/v1").body(Full::new(Bytes::new())),
+        Request::get("http://[::1]/v1").body(Full::new(Bytes::new())),
+        Request::get("/v1")
+            .header("host", "backend.local:9000")
+            .body(Full::new(Bytes::new())),
+        Request::get("/v1")
+            .header("host", "backend.local")
+            .body(Full::new(Bytes::new())),
+        Request::get("/v1").body(Full::new(Bytes::new())),
+    ];
+    for request in requests {
+        let request = request.expect("request");
+        drop(client.clone().oneshot(request).await.expect("infallible"));
+    }
+    let spans = finished(&tracer, &exporter);
+    let servers: Vec<(Option<String>, Option<String>)> = spans
+        .iter()
+        .map(|span| (attr(span, "server.address"), attr(span, "server.port")))
+        .collect();
+    let some = |s: &str| Some(s.to_owned());
+    assert_eq!(
+        servers,
+        [
+            (some("api.local"), some("443")),
+            (some("::1"), some("80")),
+            (some("backend.local"), some("9000")),
+            // No scheme and no port: the port is not known.
+            (some("backend.local"), None),
+            (None, None),
+        ]
+    );
+}
+
+#[tokio::test]
+async fn server_spans_carry_the_scheme_and_the_redacted_query() {
+    let (tracer, exporter) = tracer();
+    let plain = ServerLayer::new(tracer.clone()).layer(Answering(200));
+    let tls = ServerLayer::new(tracer.clone())
+        .scheme("https")
+        .layer(Answering(200));
+    for (service, uri) in [
+        (&plain, "/search?q=rust&sig=abc"),
+        (&tls, "/search"),
+        (&plain, "https://front.local/absolute?x=1"),
+    ] {
+        let request = Request::get(uri)
+            .body(Full::new(Bytes::new()))
+            .expect("request");
+        let response = service.clone().oneshot(request).await.expect("infallible");
+        drop(response.into_body().collect().await);
+    }
+    let spans = finished(&tracer, &exporter);
+    let seen: Vec<(Option<String>, Option<String>)> = spans
+        .iter()
+        .map(|span| (attr(span, "url.scheme"), attr(span, "url.query")))
+        .collect();
+    let some = |s: &str| Some(s.to_owned());
+    assert_eq!(
+        seen,
+        [
+            (some("http"), some("q=rust&sig=REDACTED")),
+            (some("https"), None),
+            // The URI's own scheme wins over the layer's.
+            (some("https"), some("x=1")),
+        ]
+    );
+}

@@ -74,10 +74,11 @@ where
         };
         attributes.push(KeyValue::new(HTTP_REQUEST_METHOD, method));
         attributes.push(KeyValue::new(URL_FULL, url_full(req.uri())));
-        if let Some(host) = req.uri().host() {
-            attributes.push(KeyValue::new(SERVER_ADDRESS, host.to_owned()));
+        let (address, port) = server_of(&req);
+        if let Some(address) = address {
+            attributes.push(KeyValue::new(SERVER_ADDRESS, address));
         }
-        if let Some(port) = req.uri().port_u16() {
+        if let Some(port) = port {
             attributes.push(KeyValue::new(SERVER_PORT, i64::from(port)));
         }
         let span = self
@@ -102,18 +103,45 @@ where
     }
 }
 
-/// Query parameters whose values semantic conventions redact from `url.full` by default:
-/// the signatures of pre-signed S3, Azure and Google Cloud Storage URLs.
-const SENSITIVE_QUERY_KEYS: [&str; 4] = ["AWSAccessKeyId", "Signature", "sig", "X-Goog-Signature"];
+/// `server.address` and `server.port` (both required by the semantic conventions): the URI's
+/// host and port, or for a URI without a host (a request for a connection already made) the
+/// `Host` header's; the port otherwise the scheme's default. IPv6 addresses without brackets.
+fn server_of<B>(req: &http::Request<B>) -> (Option<String>, Option<u16>) {
+    let bare = |host: &str| {
+        host.strip_prefix('[')
+            .and_then(|h| h.strip_suffix(']'))
+            .unwrap_or(host)
+            .to_owned()
+    };
+    let uri = req.uri();
+    let (address, port) = match uri.authority() {
+        Some(authority) => (Some(bare(authority.host())), authority.port_u16()),
+        None => match req
+            .headers()
+            .get(http::header::HOST)
+            .and_then(|host| host.to_str().ok())
+            .and_then(|host| host.parse::<http::uri::Authority>().ok())
+        {
+            Some(authority) => (Some(bare(authority.host())), authority.port_u16()),
+            None => (None, None),
+        },
+    };
+    let port = port.or(match uri.scheme_str() {
+        Some("https") => Some(443),
+        Some("http") => Some(80),
+        _ => None,
+    });
+    (address, port)
+}
 
 /// `uri` as `url.full`: credentials in its user info become `REDACTED:REDACTED`, and the
-/// values of [`SENSITIVE_QUERY_KEYS`] become `REDACTED` (semantic conventions: `url.full`
-/// MUST NOT contain credentials). Otherwise the URI as it displays.
+/// values of signature parameters become `REDACTED` ([`super::redacted_query`]; semantic
+/// conventions: `url.full` MUST NOT contain credentials). Otherwise the URI as it displays.
 fn url_full(uri: &http::Uri) -> String {
     let authority = uri.authority().map(http::uri::Authority::as_str);
     let user_info = authority.and_then(|a| a.rfind('@'));
     let query = uri.query();
-    if user_info.is_none() && !query.is_some_and(|q| q.split('&').any(|p| sensitive(p).is_some())) {
+    if user_info.is_none() && !query.is_some_and(super::has_sensitive_values) {
         return uri.to_string();
     }
     let pq_len = uri.path_and_query().map_or(0, |pq| pq.as_str().len());
@@ -134,24 +162,7 @@ fn url_full(uri: &http::Uri) -> String {
     out.push_str(uri.path());
     if let Some(query) = query {
         out.push('?');
-        for (i, pair) in query.split('&').enumerate() {
-            if i > 0 {
-                out.push('&');
-            }
-            match sensitive(pair) {
-                Some(key) => {
-                    out.push_str(key);
-                    out.push_str("=REDACTED");
-                }
-                None => out.push_str(pair),
-            }
-        }
+        super::redacted_query(query, &mut out);
     }
     out
-}
-
-/// The key of a query `pair` whose value is to be redacted.
-fn sensitive(pair: &str) -> Option<&str> {
-    let (key, _value) = pair.split_once('=')?;
-    SENSITIVE_QUERY_KEYS.contains(&key).then_some(key)
 }

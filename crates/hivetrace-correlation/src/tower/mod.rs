@@ -61,17 +61,52 @@ pub mod attributes {
     pub const HTTP_ROUTE: &str = "http.route";
     /// The path of the request.
     pub const URL_PATH: &str = "url.path";
-    /// The scheme, when known.
+    /// The scheme: the request URI's, else the server layer's setting (`http` by default).
     pub const URL_SCHEME: &str = "url.scheme";
+    /// The query string of a server request, when there is one, signature parameters
+    /// redacted.
+    pub const URL_QUERY: &str = "url.query";
     /// The full URL of a client request, credentials and signature parameters redacted.
     pub const URL_FULL: &str = "url.full";
-    /// The server's host name, on client spans.
+    /// The server's host name, on client spans: the URI's host, else the `Host` header's.
     pub const SERVER_ADDRESS: &str = "server.address";
-    /// The server's port, on client spans.
+    /// The server's port, on client spans: the URI's (or `Host` header's) port, else the
+    /// scheme's default (80 for `http`, 443 for `https`).
     pub const SERVER_PORT: &str = "server.port";
     /// The class of error: the status code from 500 (server) or 400 (client) up, or the type
     /// of the service's error.
     pub const ERROR_TYPE: &str = hivetrace_core::conventions::otel::ERROR_TYPE;
+}
+
+/// Query parameters whose values semantic conventions redact from `url.full` and `url.query`
+/// by default: the signatures of pre-signed S3, Azure and Google Cloud Storage URLs.
+const SENSITIVE_QUERY_KEYS: [&str; 4] = ["AWSAccessKeyId", "Signature", "sig", "X-Goog-Signature"];
+
+/// Whether `query` has a parameter whose value [`redacted_query`] hides.
+pub(crate) fn has_sensitive_values(query: &str) -> bool {
+    query.split('&').any(|pair| sensitive(pair).is_some())
+}
+
+/// Appends `query` with the values of [`SENSITIVE_QUERY_KEYS`] replaced by `REDACTED`.
+pub(crate) fn redacted_query(query: &str, out: &mut String) {
+    for (i, pair) in query.split('&').enumerate() {
+        if i > 0 {
+            out.push('&');
+        }
+        match sensitive(pair) {
+            Some(key) => {
+                out.push_str(key);
+                out.push_str("=REDACTED");
+            }
+            None => out.push_str(pair),
+        }
+    }
+}
+
+/// The key of a query `pair` whose value is to be redacted.
+fn sensitive(pair: &str) -> Option<&str> {
+    let (key, _value) = pair.split_once('=')?;
+    SENSITIVE_QUERY_KEYS.contains(&key).then_some(key)
 }
 
 /// The method as a `'static` string when it is a standard one, so span names and attributes

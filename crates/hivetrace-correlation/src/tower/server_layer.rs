@@ -29,6 +29,7 @@ pub struct ServerLayer {
     pub(crate) tracer: Tracer,
     pub(crate) route: Option<RouteFn>,
     pub(crate) echo_request_id: bool,
+    pub(crate) scheme: Cow<'static, str>,
 }
 
 impl fmt::Debug for ServerLayer {
@@ -37,6 +38,7 @@ impl fmt::Debug for ServerLayer {
             .field("tracer", &self.tracer)
             .field("route", &self.route.is_some())
             .field("echo_request_id", &self.echo_request_id)
+            .field("scheme", &self.scheme)
             .finish()
     }
 }
@@ -48,6 +50,7 @@ impl ServerLayer {
             tracer,
             route: None,
             echo_request_id: true,
+            scheme: Cow::Borrowed("http"),
         }
     }
 
@@ -58,6 +61,13 @@ impl ServerLayer {
         F: Fn(&http::Method, &http::Uri) -> Option<Cow<'static, str>> + Send + Sync + 'static,
     {
         self.route = Some(Arc::new(route));
+        self
+    }
+
+    /// The `url.scheme` of requests whose URI has none, which is how HTTP/1 requests arrive:
+    /// `"https"` behind TLS. Default `"http"`.
+    pub fn scheme(mut self, scheme: impl Into<Cow<'static, str>>) -> Self {
+        self.scheme = scheme.into();
         self
     }
 

@@ -9,7 +9,7 @@ use opentelemetry::{Context, KeyValue};
 use tower_service::Service;
 
 use super::attributes::{
-    HTTP_REQUEST_METHOD, HTTP_REQUEST_METHOD_ORIGINAL, HTTP_ROUTE, URL_PATH, URL_SCHEME,
+    HTTP_REQUEST_METHOD, HTTP_REQUEST_METHOD_ORIGINAL, HTTP_ROUTE, URL_PATH, URL_QUERY, URL_SCHEME,
 };
 use super::server_future::ServerResponseFuture;
 use super::server_layer::ServerLayer;
@@ -84,7 +84,7 @@ where
             (None, true) => method.clone(),
             (None, false) => Cow::Borrowed("HTTP"),
         };
-        let mut attributes = Vec::with_capacity(6);
+        let mut attributes = Vec::with_capacity(7);
         attributes.push(KeyValue::new(HTTP_REQUEST_METHOD, method));
         if !known {
             attributes.push(KeyValue::new(
@@ -93,8 +93,21 @@ where
             ));
         }
         attributes.push(KeyValue::new(URL_PATH, req.uri().path().to_owned()));
-        if let Some(scheme) = req.uri().scheme_str() {
-            attributes.push(KeyValue::new(URL_SCHEME, scheme.to_owned()));
+        // Required by the semantic conventions; an HTTP/1 request URI rarely carries it.
+        let scheme = match req.uri().scheme_str() {
+            Some(scheme) => Cow::Owned(scheme.to_owned()),
+            None => self.layer.scheme.clone(),
+        };
+        attributes.push(KeyValue::new(URL_SCHEME, scheme));
+        if let Some(query) = req.uri().query() {
+            let query = if super::has_sensitive_values(query) {
+                let mut redacted = String::with_capacity(query.len());
+                super::redacted_query(query, &mut redacted);
+                redacted
+            } else {
+                query.to_owned()
+            };
+            attributes.push(KeyValue::new(URL_QUERY, query));
         }
         if let Some(route) = route {
             attributes.push(KeyValue::new(HTTP_ROUTE, route));
