@@ -92,6 +92,7 @@ pub fn upstream_tier(cx: &Context) -> Option<&str> {
 
 /// The `deployment.tier` entry of a W3C `baggage` header value, read in place (no allocation,
 /// no percent-decoding: tier names need none), for services without a propagation layer.
+/// When the key appears more than once, the last one counts, as in a parsed baggage.
 ///
 /// ```
 /// use hivetrace_routing::tier_in_baggage_header;
@@ -101,7 +102,7 @@ pub fn upstream_tier(cx: &Context) -> Option<&str> {
 /// assert_eq!(tier_in_baggage_header("user.id=u-1"), None);
 /// ```
 pub fn tier_in_baggage_header(value: &str) -> Option<&str> {
-    value.split(',').find_map(|member| {
+    value.rsplit(',').find_map(|member| {
         let (key, rest) = member.split_once('=')?;
         if key.trim_ascii() != TIER_BAGGAGE {
             return None;
@@ -277,6 +278,14 @@ mod tests {
         );
         assert_eq!(
             tier_in_baggage_header(" a=1 ,deployment.tier=stable "),
+            Some("stable")
+        );
+        assert_eq!(
+            tier_in_baggage_header("deployment.tier=stable,deployment.tier=canary"),
+            Some("canary")
+        );
+        assert_eq!(
+            tier_in_baggage_header("deployment.tier=stable,deployment.tier="),
             Some("stable")
         );
         assert_eq!(tier_in_baggage_header("deployment.tier="), None);

@@ -86,11 +86,7 @@ where
                 .with_key(self.layer.key.key(&request))
                 .with_upstream(upstream_tier(&parent).or_else(|| {
                     // No propagation layer in front: read the W3C header itself.
-                    request
-                        .headers()
-                        .get(BAGGAGE_HEADER)
-                        .and_then(|v| v.to_str().ok())
-                        .and_then(tier_in_baggage_header)
+                    tier_in_baggage_headers(request.headers())
                 }));
             self.layer.router.decide(&route)
         };
@@ -117,5 +113,44 @@ where
             inner.call(request)
         };
         ResponseFuture::new(future, cx)
+    }
+}
+
+/// The `deployment.tier` entry of a request's `baggage` headers: the spec lets baggage come in
+/// several header lines, read as one list, so the last line that names a tier counts (as the
+/// last member does within a line). Lines that are not text are skipped.
+fn tier_in_baggage_headers(headers: &http::HeaderMap) -> Option<&str> {
+    headers
+        .get_all(BAGGAGE_HEADER)
+        .iter()
+        .rev()
+        .filter_map(|value| value.to_str().ok())
+        .find_map(tier_in_baggage_header)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::tier_in_baggage_headers;
+
+    #[test]
+    fn every_baggage_line_is_read_and_the_last_tier_counts() {
+        let mut headers = http::HeaderMap::new();
+        assert_eq!(tier_in_baggage_headers(&headers), None);
+        headers.append(
+            "baggage",
+            "deployment.tier=stable".parse().expect("valid header"),
+        );
+        headers.append(
+            "baggage",
+            "user.id=u-1,deployment.tier=stable,deployment.tier=canary"
+                .parse()
+                .expect("valid header"),
+        );
+        headers.append("baggage", "region=eu".parse().expect("valid header"));
+        headers.append(
+            "baggage",
+            http::HeaderValue::from_bytes(b"a=\xff").expect("valid header"),
+        );
+        assert_eq!(tier_in_baggage_headers(&headers), Some("canary"));
     }
 }
