@@ -342,10 +342,26 @@ fn one_value(map: &Map<String, Json>, lone_key: Option<&str>) -> (Value, &'stati
     )
 }
 
+/// The most levels a dotted key is nested again. Enrichment flattens 8 levels deep, but a key
+/// may hold dots of its own (a JSON key from a request body, say): past this depth the rest
+/// of the key stays one flat key, so a key with thousands of dots cannot build a value deep
+/// enough to overflow the export thread's stack (nesting, serializing and dropping it all
+/// recurse), which aborts the process.
+const MAX_NESTING: usize = 32;
+
 /// Undoes the flattening of enrichment: `docs.0.id` goes back under `docs` → `0` → `id`.
 /// A key that is both a value and a parent keeps the value under its full dotted name.
 fn insert_nested(map: &mut Map<String, Json>, dotted: &str, value: Json) {
-    let Some((head, rest)) = dotted.split_once('.') else {
+    insert_nested_at(map, dotted, value, 0);
+}
+
+fn insert_nested_at(map: &mut Map<String, Json>, dotted: &str, value: Json, depth: usize) {
+    let split = if depth < MAX_NESTING {
+        dotted.split_once('.')
+    } else {
+        None
+    };
+    let Some((head, rest)) = split else {
         map.insert(dotted.to_owned(), value);
         return;
     };
@@ -353,7 +369,7 @@ fn insert_nested(map: &mut Map<String, Json>, dotted: &str, value: Json) {
         .entry(head.to_owned())
         .or_insert_with(|| Json::Object(Map::new()))
     {
-        Json::Object(child) => insert_nested(child, rest, value),
+        Json::Object(child) => insert_nested_at(child, rest, value, depth + 1),
         _ => {
             map.insert(dotted.to_owned(), value);
         }
@@ -443,6 +459,69 @@ mod tests {
             value,
             json!({"query": "hi", "docs": [{"id": 1}, {"id": 2}], "opts": {"top_k": 3}})
         );
+    }
+
+    #[test]
+    fn a_key_with_many_dots_is_nested_only_so_deep() {
+        let mut map = Map::new();
+        let rest = "a.".repeat(100_000) + "b";
+        insert_nested(
+            &mut map,
+            &format!("{}{rest}", "x.".repeat(MAX_NESTING)),
+            json!(1),
+        );
+        let mut value = Json::Object(map);
+        for _ in 0..MAX_NESTING {
+            value = value
+                .as_object_mut()
+                .and_then(|m| m.remove("x"))
+                .expect("one level per dot, up to the bound");
+        }
+        assert_eq!(value, json!({ rest: 1 }));
+    }
+
+    /// The export thread runs the whole translation: before the bound, a key of 100,000 dots
+    /// overflowed its stack and aborted the process.
+    #[test]
+    fn a_span_with_a_key_of_many_dots_is_finished_on_a_small_stack() {
+        let finisher = Finisher {
+            conventions: Conventions::all(),
+            identity: Vec::new(),
+            session_id: None,
+            max_attribute_len: 64,
+        };
+        let key = format!("{}.{}b", honeyhive::INPUTS, "a.".repeat(100_000));
+        let finished = std::thread::Builder::new()
+            .stack_size(256 * 1024)
+            .spawn(move || {
+                let mut span = test_span(vec![KeyValue::new(key, 1)]);
+                finisher.finish(&mut span);
+                span.attributes
+                    .iter()
+                    .any(|kv| kv.key.as_str() == openinference::INPUT_VALUE)
+            })
+            .expect("a thread")
+            .join();
+        assert_eq!(finished.ok(), Some(true));
+    }
+
+    fn test_span(attributes: Vec<KeyValue>) -> SpanData {
+        use opentelemetry::trace::{SpanContext, SpanKind, Status};
+        SpanData {
+            span_context: SpanContext::empty_context(),
+            parent_span_id: opentelemetry::trace::SpanId::INVALID,
+            parent_span_is_remote: false,
+            span_kind: SpanKind::Internal,
+            name: "deep".into(),
+            start_time: std::time::SystemTime::UNIX_EPOCH,
+            end_time: std::time::SystemTime::UNIX_EPOCH,
+            attributes,
+            dropped_attributes_count: 0,
+            events: Default::default(),
+            links: Default::default(),
+            status: Status::Unset,
+            instrumentation_scope: Default::default(),
+        }
     }
 
     #[test]
