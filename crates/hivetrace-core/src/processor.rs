@@ -307,12 +307,12 @@ impl Worker {
                     // Then the exporter's own flush: a file's buffer, a resilient exporter's
                     // backlog waiting for a recovered backend.
                     let result = self.export_and_report();
-                    let flushed = self.exporter.force_flush();
+                    let flushed = contain_panic("flush", &self.exporter, |e| e.force_flush());
                     let _ = reply.send(result.and(flushed));
                 }
                 Ok(Control::Shutdown(reply)) => {
                     let result = self.export_and_report();
-                    let closed = self.exporter.shutdown();
+                    let closed = contain_panic("shutdown", &self.exporter, |e| e.shutdown());
                     let _ = reply.send(result.and(closed));
                     return;
                 }
@@ -322,7 +322,7 @@ impl Worker {
                 }
                 Err(RecvTimeoutError::Disconnected) => {
                     let _ = self.export_queued(false);
-                    let _ = self.exporter.shutdown();
+                    let _ = contain_panic("shutdown", &self.exporter, |e| e.shutdown());
                     return;
                 }
             }
@@ -361,9 +361,8 @@ impl Worker {
             let mut attributes_dropped = 0;
             while batch.len() < batch_size {
                 match self.shared.queue.pop() {
-                    Some(mut span) => {
+                    Some(span) => {
                         attributes_dropped += u64::from(span.dropped_attributes_count);
-                        self.finisher.finish(&mut span);
                         batch.push(span);
                     }
                     None => break,
@@ -374,7 +373,14 @@ impl Worker {
             if attributes_dropped > 0 {
                 Counters::bump(&counters.attributes_dropped, attributes_dropped);
             }
-            match self.exporter.export_blocking(batch, self.export_deadline) {
+            let (finisher, deadline) = (&self.finisher, self.export_deadline);
+            let exported = contain_panic("export", &self.exporter, |exporter| {
+                for span in batch.iter_mut() {
+                    finisher.finish(span);
+                }
+                exporter.export_blocking(batch, deadline)
+            });
+            match exported {
                 Ok(()) => Counters::bump(&counters.exported, n),
                 Err(e) => {
                     Counters::bump(&counters.export_failed, n);
@@ -386,4 +392,22 @@ impl Worker {
             }
         }
     }
+}
+
+/// Runs `f` on the export thread's exporter, turning a panic (in the exporter, or in finishing a
+/// span) into a failed `operation`. A panic would otherwise end the export thread: every later
+/// flush would report a shutdown nobody asked for, and ended spans would wait forever.
+fn contain_panic(
+    operation: &str,
+    exporter: &Exporter,
+    f: impl FnOnce(&Exporter) -> OTelSdkResult,
+) -> OTelSdkResult {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(exporter))).unwrap_or_else(|_| {
+        // The panic's own message went to the panic hook; it is not repeated here, where it
+        // could carry what an error must not (a URL with credentials, a header).
+        Err(OTelSdkError::InternalFailure(format!(
+            "the {} exporter panicked during {operation}",
+            exporter.kind()
+        )))
+    })
 }

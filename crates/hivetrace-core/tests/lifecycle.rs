@@ -335,3 +335,49 @@ fn an_export_that_never_completes_is_abandoned_at_its_deadline() {
         .unwrap_or_default();
     assert_eq!(names, vec!["delivered".to_owned()]);
 }
+
+/// An exporter with a bug: it panics on a span named `boom`, and records the others.
+#[derive(Debug, Default)]
+struct PanicsOnBoom(RecordingExporter);
+
+impl opentelemetry_sdk::trace::SpanExporter for PanicsOnBoom {
+    async fn export(
+        &self,
+        batch: Vec<opentelemetry_sdk::trace::SpanData>,
+    ) -> opentelemetry_sdk::error::OTelSdkResult {
+        if batch.iter().any(|s| s.name == "boom") {
+            panic!("a bug in the exporter");
+        }
+        self.0.export(batch).await
+    }
+}
+
+#[test]
+fn a_panicking_exporter_fails_its_batch_and_the_export_thread_goes_on() {
+    let recorded = RecordingExporter::default();
+    let tracer = Tracer::builder()
+        .exporter(Exporter::custom(PanicsOnBoom(recorded.clone())))
+        .batch(BatchConfig::default().scheduled_delay(Duration::from_secs(3600)))
+        .flush_timeout(Duration::from_secs(10))
+        .build()
+        .expect("the tracer builds");
+    tracer.span("boom").start().end();
+    let flushed = tracer.force_flush();
+    assert!(
+        matches!(&flushed, Err(Error::Export { reason, .. }) if reason.contains("panicked")),
+        "the panic is reported as a failed export, got {flushed:?}"
+    );
+
+    tracer.span("after").start().end();
+    tracer
+        .force_flush()
+        .expect("the export thread survived the panic");
+    assert_eq!(recorded.names(), vec!["after"]);
+    let stats = tracer.stats();
+    assert_eq!(
+        (stats.exported, stats.export_failed, stats.queued),
+        (1, 1, 0),
+        "{stats:?}"
+    );
+    tracer.shutdown().expect("shutdown succeeds");
+}
