@@ -357,9 +357,15 @@ impl Worker {
             if queued == 0 || (full_only && queued < batch_size) {
                 return result;
             }
-            let mut batch = Vec::with_capacity(queued.min(batch_size));
+            // The spans stay counted as queued until the exporter answers: counted as exporting
+            // before they leave the queue (only this thread takes from it), so a snapshot taken
+            // meanwhile never misses them.
+            let take = queued.min(batch_size);
+            let counters = &self.shared.counters;
+            Counters::bump(&counters.exporting, take as u64);
+            let mut batch = Vec::with_capacity(take);
             let mut attributes_dropped = 0;
-            while batch.len() < batch_size {
+            while batch.len() < take {
                 match self.shared.queue.pop() {
                     Some(span) => {
                         attributes_dropped += u64::from(span.dropped_attributes_count);
@@ -369,7 +375,9 @@ impl Worker {
                 }
             }
             let n = batch.len() as u64;
-            let counters = &self.shared.counters;
+            counters
+                .exporting
+                .fetch_sub(take as u64 - n, Ordering::Relaxed);
             if attributes_dropped > 0 {
                 Counters::bump(&counters.attributes_dropped, attributes_dropped);
             }
@@ -390,6 +398,7 @@ impl Worker {
                     }
                 }
             }
+            counters.exporting.fetch_sub(n, Ordering::Relaxed);
         }
     }
 }

@@ -36,7 +36,8 @@ pub struct TracerStats {
     pub export_failed: u64,
     /// Export calls that failed or timed out.
     pub export_errors: u64,
-    /// Spans waiting in the queue when the snapshot was taken.
+    /// Spans waiting for export when the snapshot was taken: in the queue, or in a batch the
+    /// exporter has not answered yet.
     pub queued: u64,
     /// Attributes that exported spans lost to the span attribute limit (OpenTelemetry's
     /// default, 128 per span), summed. Not zero means some spans were cut short: enrich with
@@ -54,6 +55,9 @@ pub(crate) struct Counters {
     /// Spans queued for export. `ended` is derived (`unsampled + dropped + pushed`), so ending a
     /// span bumps one counter, not two.
     pub(crate) pushed: CachePadded<AtomicU64>,
+    /// Spans taken from the queue whose export has not been answered: still `queued` in a
+    /// snapshot.
+    pub(crate) exporting: AtomicU64,
     pub(crate) exported: AtomicU64,
     pub(crate) export_failed: AtomicU64,
     pub(crate) export_errors: AtomicU64,
@@ -65,6 +69,7 @@ impl Counters {
         counter.fetch_add(by, Ordering::Relaxed);
     }
 
+    /// The counters, with `queued` spans in the queue.
     pub(crate) fn snapshot(&self, queued: usize) -> TracerStats {
         let unsampled = self.unsampled.load(Ordering::Relaxed);
         let dropped = self.dropped.load(Ordering::Relaxed);
@@ -77,7 +82,7 @@ impl Counters {
             dropped,
             export_failed: self.export_failed.load(Ordering::Relaxed),
             export_errors: self.export_errors.load(Ordering::Relaxed),
-            queued: queued as u64,
+            queued: queued as u64 + self.exporting.load(Ordering::Relaxed),
             attributes_dropped: self.attributes_dropped.load(Ordering::Relaxed),
         }
     }

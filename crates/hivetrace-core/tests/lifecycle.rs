@@ -219,7 +219,10 @@ fn queue_full_drops_are_counted_and_every_span_is_accounted_for() {
         during.dropped > 0,
         "a queue of 4 behind a slow exporter drops: {during:?}"
     );
-    assert!(during.queued <= 4);
+    assert!(
+        during.queued <= 4 + 4,
+        "at most the queue and the batch being exported: {during:?}"
+    );
 
     tracer.force_flush().expect("flush succeeds");
     let stats = tracer.stats();
@@ -380,4 +383,28 @@ fn a_panicking_exporter_fails_its_batch_and_the_export_thread_goes_on() {
         "{stats:?}"
     );
     tracer.shutdown().expect("shutdown succeeds");
+}
+
+#[test]
+fn spans_being_exported_are_still_accounted_for() {
+    let (hanging, release) = HangingExporter::new();
+    let tracer = Tracer::builder()
+        .exporter(Exporter::custom(hanging))
+        .flush_timeout(Duration::from_millis(200))
+        .build()
+        .expect("the tracer builds");
+    tracer.span("slow").start().end();
+    // Times out while the exporter holds the batch.
+    let _ = tracer.force_flush();
+    let during = tracer.stats();
+    drop(release);
+    assert_eq!(
+        during.ended,
+        during.exported + during.dropped + during.export_failed + during.unsampled + during.queued,
+        "a span in an unanswered export is still queued: {during:?}"
+    );
+    assert_eq!(during.queued, 1, "{during:?}");
+    tracer.force_flush().expect("the released export completes");
+    let after = tracer.stats();
+    assert_eq!((after.exported, after.queued), (1, 0), "{after:?}");
 }
