@@ -2,7 +2,7 @@
 
 use std::fmt;
 use std::fs::{File, OpenOptions};
-use std::io::{BufWriter, Write};
+use std::io::{ErrorKind, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
@@ -22,7 +22,8 @@ pub const DEFAULT_TRACE_FILE: &str = "hivetrace-traces.jsonl";
 ///
 /// That is the format the OpenTelemetry Collector's `file` exporter writes and its
 /// `otlpjsonfile` receiver reads, so the file can be replayed into any backend later. The file
-/// is appended to, never truncated.
+/// is appended to, never truncated. A line cut short (by a crash, or a write that failed half
+/// way) is ended before the next one is written, so it costs only its own batch.
 ///
 /// ```
 /// # fn main() -> Result<(), hivetrace_core::Error> {
@@ -37,8 +38,16 @@ pub const DEFAULT_TRACE_FILE: &str = "hivetrace-traces.jsonl";
 /// ```
 pub struct FileExporter {
     path: PathBuf,
-    out: Mutex<BufWriter<File>>,
+    out: Mutex<Out>,
     resource: ResourceAttributesWithSchema,
+}
+
+struct Out {
+    /// Each line goes to the file in one write, unbuffered: what a failed export leaves behind
+    /// is known, and is not written later with another batch.
+    file: File,
+    /// The file may end inside a line: the next line starts with a newline.
+    unterminated: bool,
 }
 
 impl fmt::Debug for FileExporter {
@@ -67,9 +76,10 @@ impl FileExporter {
                 path: path.clone(),
                 source,
             })?;
+        let unterminated = ends_inside_a_line(&path);
         Ok(FileExporter {
             path,
-            out: Mutex::new(BufWriter::new(file)),
+            out: Mutex::new(Out { file, unterminated }),
             resource: ResourceAttributesWithSchema::default(),
         })
     }
@@ -83,14 +93,36 @@ impl FileExporter {
         let request = ExportTraceServiceRequest {
             resource_spans: group_spans_by_resource_and_scope(batch, &self.resource),
         };
-        let mut line = serde_json::to_vec(&request)?;
+        let mut line = Vec::with_capacity(1024);
+        line.push(b'\n');
+        serde_json::to_writer(&mut line, &request)?;
         line.push(b'\n');
         let mut out = self
             .out
             .lock()
             .map_err(|_| std::io::Error::other("trace file lock poisoned"))?;
-        out.write_all(&line)?;
-        out.flush()
+        let line = if out.unterminated {
+            &line[..]
+        } else {
+            &line[1..]
+        };
+        let mut written = 0;
+        while written < line.len() {
+            match out.file.write(&line[written..]) {
+                Ok(0) => {
+                    out.unterminated |= written > 0;
+                    return Err(ErrorKind::WriteZero.into());
+                }
+                Ok(n) => written += n,
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(e) => {
+                    out.unterminated |= written > 0;
+                    return Err(e);
+                }
+            }
+        }
+        out.unterminated = false;
+        Ok(())
     }
 }
 
@@ -105,6 +137,7 @@ impl SpanExporter for FileExporter {
         self.out
             .lock()
             .map_err(|_| OTelSdkError::InternalFailure("trace file lock poisoned".into()))?
+            .file
             .flush()
             .map_err(|e| OTelSdkError::InternalFailure(e.to_string()))
     }
@@ -115,5 +148,64 @@ impl SpanExporter for FileExporter {
 
     fn set_resource(&mut self, resource: &Resource) {
         self.resource = ResourceAttributesWithSchema::from(resource);
+    }
+}
+
+/// Whether the regular file at `path` is not empty and does not end with a newline: a line a
+/// crash cut short. Anything that cannot be read this way (a pipe, a write-only file) is taken
+/// to end cleanly.
+fn ends_inside_a_line(path: &Path) -> bool {
+    let last_byte = || -> std::io::Result<Option<u8>> {
+        let mut file = File::open(path)?;
+        let meta = file.metadata()?;
+        if !meta.is_file() || meta.len() == 0 {
+            return Ok(None);
+        }
+        file.seek(SeekFrom::End(-1))?;
+        let mut last = [0u8; 1];
+        file.read_exact(&mut last)?;
+        Ok(Some(last[0]))
+    };
+    matches!(last_byte(), Ok(Some(b)) if b != b'\n')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn export(path: &Path, name: &'static str) {
+        let tracer = crate::Tracer::builder()
+            .file(path)
+            .build()
+            .expect("the tracer builds");
+        tracer.span(name).start().end();
+        tracer.shutdown().expect("the file is written");
+    }
+
+    #[test]
+    fn a_line_left_unfinished_does_not_swallow_the_next_batch() {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let path = dir.path().join("traces.jsonl");
+        export(&path, "before");
+        // A process that died while writing its last line.
+        let mut file = OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .expect("the file opens");
+        file.write_all(br#"{"resourceSpans":[{"reso"#)
+            .expect("the cut line is written");
+        drop(file);
+
+        export(&path, "after");
+        let text = std::fs::read_to_string(&path).expect("the file reads");
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 3, "{text}");
+        for (line, name) in [(lines[0], "before"), (lines[2], "after")] {
+            let json: serde_json::Value = serde_json::from_str(line)
+                .unwrap_or_else(|e| panic!("{name}: not JSON ({e}): {line}"));
+            let span = &json["resourceSpans"][0]["scopeSpans"][0]["spans"][0];
+            assert_eq!(span["name"], name, "{line}");
+        }
+        assert!(text.ends_with('\n'));
     }
 }
