@@ -63,7 +63,7 @@ pub(crate) fn key_value_list(
     let shown = |member: &str| -> String {
         if secret_values {
             match member.split_once('=') {
-                Some((k, _)) => format!("{}=<redacted>", k.trim()),
+                Some((k, _)) => format!("{}=<redacted>", shown_header_name(k.trim())),
                 None => format!("<redacted, {} bytes>", member.len()),
             }
         } else {
@@ -113,6 +113,19 @@ fn decode(s: &str) -> Option<String> {
         .map(|c| c.into_owned())
 }
 
+/// A header name as messages show it. A name HTTP refuses is often a whole header written
+/// `Name: value` where `name=value` was expected (`Authorization: Basic dXNlcjpwYXNz=` splits
+/// at the base64 padding), so only its leading token is shown, never what follows it.
+pub(crate) fn shown_header_name(name: &str) -> String {
+    if http::HeaderName::from_bytes(name.as_bytes()).is_ok() {
+        return name.to_owned();
+    }
+    let token = name
+        .find(|c: char| !(c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c)))
+        .map_or(name, |end| &name[..end]);
+    format!("{token}<redacted>")
+}
+
 /// Checks that header names and values can go on the wire, describing bad ones without
 /// their values when they may be secrets.
 pub(crate) fn check_headers(setting: &str, headers: &[(String, String)]) -> Result<()> {
@@ -120,8 +133,8 @@ pub(crate) fn check_headers(setting: &str, headers: &[(String, String)]) -> Resu
         if http::HeaderName::from_bytes(k.as_bytes()).is_err() {
             return Err(Error::invalid(
                 setting,
-                k.clone(),
-                "not a valid HTTP header name",
+                shown_header_name(k),
+                "not a valid HTTP header name; expected name=value pairs",
             ));
         }
         if http::HeaderValue::from_str(v).is_err() {
@@ -239,6 +252,29 @@ mod tests {
                 "{err}"
             );
         }
+    }
+
+    #[test]
+    fn a_header_written_as_name_colon_value_is_rejected_without_the_credential() {
+        // Base64 padding gives the member an '=', so the whole header lands in the name.
+        let list = "Authorization: Basic dXNlcjpzM2NyM3Q=";
+        let parsed = key_value_list("OTEL_EXPORTER_OTLP_HEADERS", list, true)
+            .expect("the member has an '='");
+        let err = check_headers("OTEL_EXPORTER_OTLP_HEADERS", &parsed)
+            .expect_err("a name with a space and a colon is not a header name");
+        let shown = format!("{err} {err:?}");
+        assert!(!shown.contains("dXNlcjpzM2NyM3Q"), "{shown}");
+        assert!(!shown.contains("Basic"), "{shown}");
+        assert!(shown.contains("Authorization<redacted>"), "{shown}");
+
+        let err = key_value_list(
+            "OTEL_EXPORTER_OTLP_HEADERS",
+            "Authorization: Bearer x%ff=",
+            true,
+        )
+        .expect_err("%ff is not UTF-8");
+        let shown = format!("{err} {err:?}");
+        assert!(!shown.contains("Bearer"), "{shown}");
     }
 
     #[test]

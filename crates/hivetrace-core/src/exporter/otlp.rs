@@ -383,7 +383,11 @@ fn header_map(headers: &[(String, Secret)], what: &str) -> Result<http::HeaderMa
     let mut map = http::HeaderMap::new();
     for (k, v) in headers {
         let name = http::HeaderName::from_bytes(k.as_bytes()).map_err(|_| {
-            Error::invalid("headers", k.clone(), format!("not a valid {what} name"))
+            Error::invalid(
+                "headers",
+                crate::env::shown_header_name(k),
+                format!("not a valid {what} name"),
+            )
         })?;
         let mut value = http::HeaderValue::from_str(v.expose()).map_err(|_| {
             Error::invalid(
@@ -453,6 +457,26 @@ mod tests {
         );
         assert!(!shown.contains("s3cr3t"), "{shown}");
         assert!(shown.contains("<redacted>@collector"), "{shown}");
+    }
+
+    #[test]
+    fn a_header_name_holding_a_credential_is_not_shown() {
+        let headers = [(
+            "Authorization: Bearer sk-live-123".to_owned(),
+            Secret::new(""),
+        )];
+        match OtlpExporter::new(
+            "http://127.0.0.1:4318/v1/traces",
+            Protocol::HttpProtobuf,
+            &headers,
+            TIMEOUT,
+        ) {
+            Ok(exporter) => panic!("built: {exporter:?}"),
+            Err(e) => {
+                let shown = format!("{e} {e:?}");
+                assert!(!shown.contains("sk-live"), "{shown}");
+            }
+        }
     }
 
     #[cfg(feature = "grpc")]
