@@ -241,7 +241,9 @@ impl TracerBuilder {
         self
     }
 
-    /// The source, i.e. the environment name (`dev`, `staging`, `prod`); default `dev`.
+    /// The source, i.e. the environment name (`dev`, `staging`, `prod`), also written as the
+    /// `deployment.environment.name` resource attribute. Default `HH_SOURCE`, else that
+    /// attribute in `OTEL_RESOURCE_ATTRIBUTES`, else `dev`.
     pub fn source(mut self, source: impl Into<String>) -> Self {
         self.source = Some(source.into());
         self
@@ -423,8 +425,7 @@ impl TracerBuilder {
         let source = self
             .source
             .take()
-            .or_else(|| self.var(HH_SOURCE).map(|(_, v)| v))
-            .unwrap_or_else(|| DEFAULT_SOURCE.to_owned());
+            .or_else(|| self.var(HH_SOURCE).map(|(_, v)| v));
         let service_name = self
             .service_name
             .take()
@@ -596,6 +597,16 @@ impl TracerBuilder {
                 .map(|kv| kv.value.as_str().into_owned())
                 .or_else(|| project.clone())
                 .unwrap_or_else(|| "unknown_service".to_owned()),
+        };
+        // Likewise the source, which the tracer writes as `deployment.environment.name`: a
+        // value in OTEL_RESOURCE_ATTRIBUTES is not overwritten by the default.
+        let source = match source {
+            Some(source) => source,
+            None => env_resource_attributes
+                .iter()
+                .find(|kv| kv.key.as_str() == crate::conventions::otel::DEPLOYMENT_ENVIRONMENT)
+                .map(|kv| kv.value.as_str().into_owned())
+                .unwrap_or_else(|| DEFAULT_SOURCE.to_owned()),
         };
         let resource_attributes = std::mem::take(&mut self.resource_attributes);
 
@@ -805,6 +816,25 @@ mod tests {
                 "{var} won over the api_url set in code"
             );
         }
+    }
+
+    #[test]
+    fn the_environment_in_resource_attributes_is_not_replaced_by_the_default_source() {
+        let resource = "deployment.environment.name=prod,team=llm";
+        let mut builder = from_vars(&[(vars::OTEL_RESOURCE_ATTRIBUTES, resource)]);
+        let resolved = builder.resolve().expect("a valid configuration");
+        assert_eq!(resolved.source, "prod");
+
+        let mut builder = from_vars(&[
+            (vars::OTEL_RESOURCE_ATTRIBUTES, resource),
+            (vars::HH_SOURCE, "staging"),
+        ]);
+        let resolved = builder.resolve().expect("a valid configuration");
+        assert_eq!(resolved.source, "staging", "a source given outright wins");
+
+        let mut builder = from_vars(&[(vars::OTEL_RESOURCE_ATTRIBUTES, "team=llm")]);
+        let resolved = builder.resolve().expect("a valid configuration");
+        assert_eq!(resolved.source, DEFAULT_SOURCE);
     }
 
     #[test]
