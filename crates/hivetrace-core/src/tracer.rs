@@ -4,6 +4,7 @@ use std::borrow::Cow;
 use std::fmt;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use opentelemetry::trace::TracerProvider as _;
@@ -87,8 +88,9 @@ struct Inner {
     session_id: String,
     max_attribute_len: usize,
     flush_timeout: Duration,
-    /// Whether the builder added span processors of its own.
-    extra_processors: bool,
+    /// The span processors the builder added, shut down by the tracer itself: shutting the
+    /// provider down instead would make it drop late spans before they reach `pipeline`.
+    extra_processors: Vec<BoxedProcessor>,
 }
 
 impl Drop for Inner {
@@ -96,8 +98,8 @@ impl Drop for Inner {
         // Bounded; the provider itself shuts down (other processors included) when its last
         // clone, here or in spans still alive, is dropped.
         let _ = self.pipeline.shutdown(self.flush_timeout);
-        if self.extra_processors {
-            let _ = self.provider.shutdown_with_timeout(self.flush_timeout);
+        for processor in &self.extra_processors {
+            let _ = processor.shutdown_with_timeout(self.flush_timeout);
         }
     }
 }
@@ -181,10 +183,10 @@ impl Tracer {
     pub fn shutdown(&self) -> Result<()> {
         let timeout = self.inner.flush_timeout;
         let result = sdk_result("shutdown", timeout, self.inner.pipeline.shutdown(timeout));
-        if self.inner.extra_processors {
-            // The builder's other processors are shut down too. Without them the provider is
-            // left running, so spans ended later still reach our processor and are counted.
-            let _ = self.inner.provider.shutdown_with_timeout(timeout);
+        // The builder's other processors are shut down too, one by one: the provider is left
+        // running, so spans ended later still reach our processor and are counted as dropped.
+        for processor in &self.inner.extra_processors {
+            let _ = processor.shutdown_with_timeout(timeout);
         }
         result
     }
@@ -245,30 +247,61 @@ fn sdk_result(operation: &'static str, timeout: Duration, r: OTelSdkResult) -> R
     }
 }
 
-/// A boxed processor given to the builder, handed to the SDK.
+/// A processor given to the builder, shared by the SDK provider and the tracer, which shuts
+/// it down once; after that it sees no more spans, as the provider would have ensured.
+#[derive(Clone, Debug)]
+struct BoxedProcessor(Arc<ExtraProcessor>);
+
 #[derive(Debug)]
-struct BoxedProcessor(Box<dyn SpanProcessor>);
+struct ExtraProcessor {
+    processor: Box<dyn SpanProcessor>,
+    shut_down: AtomicBool,
+}
+
+impl BoxedProcessor {
+    /// `processor`, given the tracer's resource now: once shared, it cannot be reached mutably.
+    fn new(mut processor: Box<dyn SpanProcessor>, resource: &Resource) -> Self {
+        processor.set_resource(resource);
+        BoxedProcessor(Arc::new(ExtraProcessor {
+            processor,
+            shut_down: AtomicBool::new(false),
+        }))
+    }
+
+    fn is_shut_down(&self) -> bool {
+        self.0.shut_down.load(Ordering::Acquire)
+    }
+}
 
 impl SpanProcessor for BoxedProcessor {
     fn on_start(&self, span: &mut SdkSpan, cx: &Context) {
-        self.0.on_start(span, cx)
+        if !self.is_shut_down() {
+            self.0.processor.on_start(span, cx)
+        }
     }
 
     fn on_end(&self, span: SpanData) {
-        self.0.on_end(span)
+        if !self.is_shut_down() {
+            self.0.processor.on_end(span)
+        }
     }
 
     fn force_flush(&self) -> OTelSdkResult {
-        self.0.force_flush()
+        if self.is_shut_down() {
+            return Err(OTelSdkError::AlreadyShutdown);
+        }
+        self.0.processor.force_flush()
     }
 
     fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
-        self.0.shutdown_with_timeout(timeout)
+        if self.0.shut_down.swap(true, Ordering::AcqRel) {
+            return Ok(());
+        }
+        self.0.processor.shutdown_with_timeout(timeout)
     }
 
-    fn set_resource(&mut self, resource: &Resource) {
-        self.0.set_resource(resource)
-    }
+    /// Already given in [`BoxedProcessor::new`]: the provider's resource is the same one.
+    fn set_resource(&mut self, _resource: &Resource) {}
 }
 
 pub(crate) fn build(mut builder: TracerBuilder) -> Result<Tracer> {
@@ -351,12 +384,15 @@ pub(crate) fn build(mut builder: TracerBuilder) -> Result<Tracer> {
     )?;
     let pipeline = processor.clone();
 
-    let extra_processors = !processors.is_empty();
+    let extra_processors: Vec<BoxedProcessor> = processors
+        .into_iter()
+        .map(|p| BoxedProcessor::new(p, &resource))
+        .collect();
     let mut provider = SdkTracerProvider::builder()
         .with_resource(resource)
         .with_max_attributes_per_span(max_attributes_per_span);
-    for p in processors {
-        provider = provider.with_span_processor(BoxedProcessor(p));
+    for p in &extra_processors {
+        provider = provider.with_span_processor(p.clone());
     }
     provider = provider.with_span_processor(processor);
     if let Some(sampler) = sampler {

@@ -408,3 +408,58 @@ fn spans_being_exported_are_still_accounted_for() {
     let after = tracer.stats();
     assert_eq!((after.exported, after.queued), (1, 0), "{after:?}");
 }
+
+/// A span processor of the user's that counts what it sees.
+#[derive(Debug, Default, Clone)]
+struct CountingProcessor {
+    ended: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    shutdowns: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl opentelemetry_sdk::trace::SpanProcessor for CountingProcessor {
+    fn on_start(&self, _span: &mut opentelemetry_sdk::trace::Span, _cx: &opentelemetry::Context) {}
+
+    fn on_end(&self, _span: opentelemetry_sdk::trace::SpanData) {
+        self.ended.fetch_add(1, Ordering::SeqCst);
+    }
+
+    fn force_flush(&self) -> opentelemetry_sdk::error::OTelSdkResult {
+        Ok(())
+    }
+
+    fn shutdown_with_timeout(&self, _timeout: Duration) -> opentelemetry_sdk::error::OTelSdkResult {
+        self.shutdowns.fetch_add(1, Ordering::SeqCst);
+        Ok(())
+    }
+}
+
+#[test]
+fn with_extra_processors_a_span_ended_after_shutdown_is_still_counted_as_dropped() {
+    let extra = CountingProcessor::default();
+    let exporter = RecordingExporter::default();
+    let tracer = Tracer::builder()
+        .exporter(exporter.to_exporter())
+        .span_processor(extra.clone())
+        .build()
+        .expect("the tracer builds");
+    tracer.span("on time").start().end();
+    let late = tracer.span("late").start();
+    tracer.shutdown().expect("shutdown succeeds");
+    drop(late);
+    tracer.span("after").start().end();
+
+    let stats = tracer.stats();
+    assert_eq!(exporter.names(), vec!["on time"]);
+    assert_eq!(
+        (stats.started, stats.ended, stats.exported, stats.dropped),
+        (3, 3, 1, 2),
+        "spans ended after shutdown are counted as dropped: {stats:?}"
+    );
+    assert_eq!(
+        extra.ended.load(Ordering::SeqCst),
+        1,
+        "shut down, it sees no more spans"
+    );
+    drop(tracer);
+    assert_eq!(extra.shutdowns.load(Ordering::SeqCst), 1, "shut down once");
+}
