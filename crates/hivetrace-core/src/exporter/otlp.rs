@@ -315,11 +315,16 @@ impl ResolvedHeadersClient {
         let map = header_map(headers, "HTTP header")?;
         // Built on a thread of its own: the blocking client starts a runtime, which panics
         // when done from inside one (a tracer built in `#[tokio::main]`).
+        //
+        // Redirects are not followed: an OTLP receiver has no reason to send one, and reqwest
+        // would resend the body with every header but `authorization` to whatever host the
+        // `Location` names (an API key in `x-api-key`, say). A redirect is a failed export.
         let client = std::thread::Builder::new()
             .name("hivetrace-http-init".into())
             .spawn(move || {
                 reqwest::blocking::Client::builder()
                     .timeout(timeout)
+                    .redirect(reqwest::redirect::Policy::none())
                     .build()
             })
             .map_err(|e| Error::ExporterBuild {
@@ -477,6 +482,65 @@ mod tests {
                 assert!(!shown.contains("sk-live"), "{shown}");
             }
         }
+    }
+
+    /// A one-shot HTTP server on 127.0.0.1 that answers `response` and hands back the request.
+    fn serve_once(response: String) -> (std::net::SocketAddr, std::thread::JoinHandle<String>) {
+        use std::io::{Read, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a local port");
+        let addr = listener.local_addr().expect("the port");
+        let handle = std::thread::spawn(move || {
+            let Ok((mut stream, _)) = listener.accept() else {
+                return String::new();
+            };
+            let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+            let mut request = Vec::new();
+            let mut buf = [0u8; 8192];
+            // Headers, then as much body as Content-Length says (enough to answer).
+            while let Ok(n) = stream.read(&mut buf) {
+                request.extend_from_slice(&buf[..n]);
+                if n == 0 || request.windows(4).any(|w| w == b"\r\n\r\n") {
+                    break;
+                }
+            }
+            let _ = stream.write_all(response.as_bytes());
+            String::from_utf8_lossy(&request).into_owned()
+        });
+        (addr, handle)
+    }
+
+    #[test]
+    fn a_redirect_is_not_followed_with_the_headers() {
+        // The collector that spans would be redirected to: it must never be reached.
+        let elsewhere = std::net::TcpListener::bind("127.0.0.1:0").expect("a local port");
+        let elsewhere_addr = elsewhere.local_addr().expect("the port");
+        elsewhere
+            .set_nonblocking(true)
+            .expect("a non-blocking listener");
+        let (addr, server) = serve_once(format!(
+            "HTTP/1.1 307 Temporary Redirect\r\nLocation: http://{elsewhere_addr}/v1/traces\r\n\
+             Content-Length: 0\r\n\r\n"
+        ));
+        let headers = [("x-api-key".to_owned(), Secret::new("sk-live-123"))];
+        let exporter = OtlpExporter::new(
+            &format!("http://{addr}/v1/traces"),
+            Protocol::HttpProtobuf,
+            &headers,
+            Duration::from_secs(2),
+        )
+        .expect("the exporter builds");
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        let result = crate::exporter::block_on_until(exporter.export(Vec::new()), deadline);
+        let request = server.join().unwrap_or_default();
+        assert!(request.contains("x-api-key: sk-live-123"), "{request}");
+        assert!(
+            matches!(result, Some(Err(ref e)) if e.to_string().contains("307")),
+            "a redirect is a failed export: {result:?}"
+        );
+        assert!(
+            elsewhere.accept().is_err(),
+            "the redirect was followed to {elsewhere_addr}"
+        );
     }
 
     #[cfg(feature = "grpc")]
