@@ -120,7 +120,9 @@ pub(crate) struct HivetraceProcessor {
 struct Pipeline {
     shared: Arc<Shared>,
     control: mpsc::Sender<Control>,
-    worker: Mutex<Option<JoinHandle<()>>>,
+    /// The export thread, and a channel that disconnects when it has ended (its exporter
+    /// dropped).
+    worker: Mutex<Option<(JoinHandle<()>, mpsc::Receiver<()>)>>,
     flush_timeout: Duration,
     /// Hooks called on start and end with no copy of the span (the SDK would clone it for
     /// each extra processor).
@@ -156,6 +158,7 @@ impl HivetraceProcessor {
             batch_size: batch.batch_size(),
         });
         let (control, inbox) = mpsc::channel();
+        let (ended, worker_ended) = mpsc::sync_channel::<()>(0);
         let worker = Worker {
             shared: Arc::clone(&shared),
             exporter,
@@ -167,7 +170,10 @@ impl HivetraceProcessor {
         };
         let handle = std::thread::Builder::new()
             .name("hivetrace-export".into())
-            .spawn(move || worker.run())
+            .spawn(move || {
+                let _ended = ended;
+                worker.run();
+            })
             .map_err(|e| Error::ExporterBuild {
                 exporter: "batch",
                 reason: format!("could not start the export thread: {e}"),
@@ -176,7 +182,7 @@ impl HivetraceProcessor {
             inner: Arc::new(Pipeline {
                 shared,
                 control,
-                worker: Mutex::new(Some(handle)),
+                worker: Mutex::new(Some((handle, worker_ended))),
                 flush_timeout,
                 observers: observers.into_boxed_slice(),
             }),
@@ -221,13 +227,20 @@ impl HivetraceProcessor {
         if self.inner.shared.shut_down.swap(true, Ordering::AcqRel) {
             return Ok(());
         }
+        let started = Instant::now();
         let result = self.request(Control::Shutdown, timeout);
         // Join only a thread that has answered: a wedged exporter must not wedge the caller.
+        // It drops the exporter after answering, and a drop may block too (a tokio runtime
+        // the exporter owns waits for its blocking tasks): that wait stays within `timeout`.
         if result.is_ok()
             && let Ok(mut worker) = self.inner.worker.lock()
-            && let Some(handle) = worker.take()
+            && let Some((handle, ended)) = worker.take()
         {
-            let _ = handle.join();
+            let left = timeout.saturating_sub(started.elapsed());
+            if let Err(RecvTimeoutError::Disconnected) = ended.recv_timeout(left) {
+                let _ = handle.join();
+            }
+            // The thread takes nothing from the queue after answering.
             // A span that passed the shutdown check just before it was set, and was queued
             // after the worker's last drain, is counted as dropped rather than lost.
             let shared = &self.inner.shared;

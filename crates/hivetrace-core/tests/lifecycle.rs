@@ -463,3 +463,43 @@ fn with_extra_processors_a_span_ended_after_shutdown_is_still_counted_as_dropped
     drop(tracer);
     assert_eq!(extra.shutdowns.load(Ordering::SeqCst), 1, "shut down once");
 }
+
+/// An exporter whose drop blocks until the test releases it (or a minute passes), like one
+/// that owns a tokio runtime with a blocking task stuck on the network.
+#[derive(Debug)]
+struct SlowToDrop(std::sync::Mutex<std::sync::mpsc::Receiver<()>>);
+
+impl opentelemetry_sdk::trace::SpanExporter for SlowToDrop {
+    async fn export(
+        &self,
+        _batch: Vec<opentelemetry_sdk::trace::SpanData>,
+    ) -> opentelemetry_sdk::error::OTelSdkResult {
+        Ok(())
+    }
+}
+
+impl Drop for SlowToDrop {
+    fn drop(&mut self) {
+        if let Ok(release) = self.0.lock() {
+            let _ = release.recv_timeout(Duration::from_secs(60));
+        }
+    }
+}
+
+#[test]
+fn shutdown_returns_within_its_timeout_when_the_exporter_is_slow_to_drop() {
+    let (release, wait) = std::sync::mpsc::channel();
+    let tracer = Tracer::builder()
+        .exporter(Exporter::custom(SlowToDrop(std::sync::Mutex::new(wait))))
+        .flush_timeout(Duration::from_millis(300))
+        .build()
+        .expect("the tracer builds");
+    tracer.span("one").start().end();
+    let started = Instant::now();
+    let shut = tracer.shutdown();
+    let took = started.elapsed();
+    drop(release);
+    assert!(took < Duration::from_secs(3), "shutdown took {took:?}");
+    shut.expect("the exporter shut down; only its drop is slow");
+    assert_eq!(tracer.stats().exported, 1);
+}
