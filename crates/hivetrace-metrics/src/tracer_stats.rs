@@ -136,7 +136,7 @@ impl Collector for TracerCollector {
         encoder
             .encode_descriptor(
                 &n[6],
-                "Spans waiting in the export queue.",
+                "Spans waiting for export: in the queue, or in an export not yet answered.",
                 None,
                 MetricType::Gauge,
             )?
