@@ -453,20 +453,21 @@ impl TracerBuilder {
             },
         };
 
-        let export_timeout = match self.export_timeout {
-            Some(t) => t,
+        // The setting named in an error: the builder's, or the variable the value came from.
+        let (export_timeout, timeout_setting) = match self.export_timeout {
+            Some(t) => (t, "export_timeout"),
             None => match self.first_var(&[
                 OTEL_EXPORTER_OTLP_TRACES_TIMEOUT,
                 OTEL_EXPORTER_OTLP_TIMEOUT,
                 OTEL_BSP_EXPORT_TIMEOUT,
             ]) {
-                Some((name, v)) => env::millis(name, &v)?,
-                None => DEFAULT_EXPORT_TIMEOUT,
+                Some((name, v)) => (env::millis(name, &v)?, name),
+                None => (DEFAULT_EXPORT_TIMEOUT, "export_timeout"),
             },
         };
         if export_timeout.is_zero() || export_timeout > MAX_DURATION {
             return Err(Error::invalid(
-                "export timeout",
+                timeout_setting,
                 format!("{export_timeout:?}"),
                 "expected between 1 ms and 1 hour",
             ));
@@ -781,6 +782,33 @@ mod tests {
     fn from_vars(vars: &[(&'static str, &'static str)]) -> TracerBuilder {
         let vars: HashMap<&str, &str> = vars.iter().copied().collect();
         TracerBuilder::from_env_with(move |k| vars.get(k).map(|v| (*v).to_owned()))
+    }
+
+    #[test]
+    fn an_out_of_range_timeout_names_where_it_came_from() {
+        for (vars, setting) in [
+            (
+                &[("OTEL_EXPORTER_OTLP_TIMEOUT", "0")][..],
+                "OTEL_EXPORTER_OTLP_TIMEOUT",
+            ),
+            (
+                &[("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", "7200000")][..],
+                "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT",
+            ),
+            (
+                &[("OTEL_BSP_EXPORT_TIMEOUT", "0")][..],
+                "OTEL_BSP_EXPORT_TIMEOUT",
+            ),
+        ] {
+            let err = from_vars(vars).resolve().err().expect("out of range");
+            assert!(err.to_string().contains(setting), "{err}");
+        }
+        let err = from_vars(&[])
+            .export_timeout(Duration::ZERO)
+            .resolve()
+            .err()
+            .expect("zero");
+        assert!(err.to_string().contains("export_timeout"), "{err}");
     }
 
     /// The OTLP endpoint and whether the API key goes with it.
