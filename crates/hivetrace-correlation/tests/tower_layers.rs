@@ -320,29 +320,32 @@ impl Service<Request<Full<Bytes>>> for Answering {
     }
 }
 
-#[tokio::test]
-async fn status_codes_past_599_are_errors_on_both_sides() {
-    // Semantic conventions: 5xx "as well as any other code the client failed to interpret"
-    // set the span status to Error; `http::StatusCode` (and hyper) accept 600..=999.
+/// One request through a server layer whose service answers `server_status`, and one through
+/// a client layer whose service answers `client_status`: the finished spans, `GET` (server)
+/// and `POST` (client).
+async fn exchange(
+    server_status: u16,
+    client_status: u16,
+) -> Vec<opentelemetry_sdk::trace::SpanData> {
     let (tracer, exporter) = tracer();
-    let server = ServerLayer::new(tracer.clone()).layer(Answering(600));
-    drop(
-        server
-            .oneshot(
-                Request::get("/")
-                    .body(Full::new(Bytes::new()))
-                    .expect("request"),
-            )
-            .await
-            .expect("infallible"),
-    );
-    let client = ClientLayer::new(tracer.clone()).layer(Answering(799));
+    let server = ServerLayer::new(tracer.clone()).layer(Answering(server_status));
+    let request = Request::get("/")
+        .body(Full::new(Bytes::new()))
+        .expect("request");
+    drop(server.oneshot(request).await.expect("infallible"));
+    let client = ClientLayer::new(tracer.clone()).layer(Answering(client_status));
     let request = Request::post("http://backend.local/")
         .body(Full::new(Bytes::new()))
         .expect("request");
     drop(client.oneshot(request).await.expect("infallible"));
+    finished(&tracer, &exporter)
+}
 
-    let spans = finished(&tracer, &exporter);
+#[tokio::test]
+async fn status_codes_past_599_are_errors_on_both_sides() {
+    // Semantic conventions: 5xx "as well as any other code the client failed to interpret"
+    // set the span status to Error; `http::StatusCode` (and hyper) accept 600..=999.
+    let spans = exchange(600, 799).await;
     let server = named(&spans, "GET");
     assert!(matches!(server.status, Status::Error { .. }), "{server:?}");
     assert_eq!(attr(server, "error.type").as_deref(), Some("600"));
@@ -353,25 +356,7 @@ async fn status_codes_past_599_are_errors_on_both_sides() {
 
 #[tokio::test]
 async fn client_errors_are_errors_only_on_the_client() {
-    let (tracer, exporter) = tracer();
-    let server = ServerLayer::new(tracer.clone()).layer(Answering(404));
-    drop(
-        server
-            .oneshot(
-                Request::get("/")
-                    .body(Full::new(Bytes::new()))
-                    .expect("request"),
-            )
-            .await
-            .expect("infallible"),
-    );
-    let client = ClientLayer::new(tracer.clone()).layer(Answering(404));
-    let request = Request::post("http://backend.local/")
-        .body(Full::new(Bytes::new()))
-        .expect("request");
-    drop(client.oneshot(request).await.expect("infallible"));
-
-    let spans = finished(&tracer, &exporter);
+    let spans = exchange(404, 404).await;
     let server = named(&spans, "GET");
     assert_eq!(server.status, Status::Unset);
     assert_eq!(attr(server, "error.type"), None);
