@@ -455,14 +455,14 @@ impl TracerBuilder {
 
         // The setting named in an error: the builder's, or the variable the value came from.
         let (export_timeout, timeout_setting) = match self.export_timeout {
-            Some(t) => (t, "export_timeout"),
+            Some(t) => (t, "export timeout"),
             None => match self.first_var(&[
                 OTEL_EXPORTER_OTLP_TRACES_TIMEOUT,
                 OTEL_EXPORTER_OTLP_TIMEOUT,
                 OTEL_BSP_EXPORT_TIMEOUT,
             ]) {
                 Some((name, v)) => (env::millis(name, &v)?, name),
-                None => (DEFAULT_EXPORT_TIMEOUT, "export_timeout"),
+                None => (DEFAULT_EXPORT_TIMEOUT, "export timeout"),
             },
         };
         if export_timeout.is_zero() || export_timeout > MAX_DURATION {
@@ -808,7 +808,7 @@ mod tests {
             .resolve()
             .err()
             .expect("zero");
-        assert!(err.to_string().contains("export_timeout"), "{err}");
+        assert!(err.to_string().contains("export timeout"), "{err}");
     }
 
     /// The OTLP endpoint and whether the API key goes with it.
