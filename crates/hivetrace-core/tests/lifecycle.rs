@@ -145,6 +145,18 @@ fn a_full_batch_is_exported_without_a_flush() {
     assert_eq!(exporter.names(), vec!["a", "b"]);
 }
 
+/// A tracer whose exporter hangs until the returned sender is dropped (or sent to), with a
+/// 200 ms flush timeout.
+fn hung_tracer() -> (Tracer, std::sync::mpsc::Sender<()>) {
+    let (hanging, release) = HangingExporter::new();
+    let tracer = Tracer::builder()
+        .exporter(Exporter::custom(hanging))
+        .flush_timeout(Duration::from_millis(200))
+        .build()
+        .expect("the tracer builds");
+    (tracer, release)
+}
+
 #[test]
 fn a_hung_exporter_makes_flush_and_shutdown_time_out() {
     let (hanging, release) = HangingExporter::new();
@@ -185,12 +197,7 @@ fn a_hung_exporter_makes_flush_and_shutdown_time_out() {
 
 #[test]
 fn dropping_a_tracer_with_a_hung_exporter_returns_within_the_flush_timeout() {
-    let (hanging, release) = HangingExporter::new();
-    let tracer = Tracer::builder()
-        .exporter(Exporter::custom(hanging))
-        .flush_timeout(Duration::from_millis(200))
-        .build()
-        .expect("the tracer builds");
+    let (tracer, release) = hung_tracer();
     tracer.span("stuck").start().end();
     let started = Instant::now();
     drop(tracer);
@@ -387,12 +394,7 @@ fn a_panicking_exporter_fails_its_batch_and_the_export_thread_goes_on() {
 
 #[test]
 fn spans_being_exported_are_still_accounted_for() {
-    let (hanging, release) = HangingExporter::new();
-    let tracer = Tracer::builder()
-        .exporter(Exporter::custom(hanging))
-        .flush_timeout(Duration::from_millis(200))
-        .build()
-        .expect("the tracer builds");
+    let (tracer, release) = hung_tracer();
     tracer.span("slow").start().end();
     // Times out while the exporter holds the batch.
     let _ = tracer.force_flush();

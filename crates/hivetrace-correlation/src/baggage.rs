@@ -132,26 +132,14 @@ pub(crate) struct Scanned<'a> {
 #[inline]
 pub(crate) fn scan_member(member: &[u8]) -> Result<Scanned<'_>, &'static str> {
     // One pass: token, OWS, '=', OWS, octets, OWS, then ';' and the properties or the end.
-    // Each part is found with `position` on the rest of the slice, which compiles to a tight
-    // loop; an index kept across closures spilled to the stack and doubled the cost.
-    let member = trim_ows(member);
-    let key_len = member
-        .iter()
-        .position(|&b| CLASS[b as usize] & TOKEN == 0)
-        .unwrap_or(member.len());
-    let (key, rest) = member.split_at(key_len);
+    let (key, rest) = split_run(trim_ows(member), TOKEN);
     if key.is_empty() {
         return Err("key is not an RFC 7230 token");
     }
     let [b'=', rest @ ..] = trim_start_ows(rest) else {
         return Err("key is not a token followed by '='");
     };
-    let rest = trim_start_ows(rest);
-    let value_len = rest
-        .iter()
-        .position(|&b| CLASS[b as usize] & OCTET == 0)
-        .unwrap_or(rest.len());
-    let (value, rest) = rest.split_at(value_len);
+    let (value, rest) = split_run(trim_start_ows(rest), OCTET);
     let (has_properties, properties) = match trim_start_ows(rest) {
         // An empty slice at the end of `member`, so callers can locate it by address.
         end @ [] => (false, end),
@@ -190,12 +178,7 @@ pub(crate) enum Next<'a> {
 /// [`scan_member`] give, in one pass over the bytes.
 #[inline]
 pub(crate) fn scan_next(value: &[u8]) -> (Next<'_>, Option<&[u8]>) {
-    let s = trim_start_ows(value);
-    let key_len = s
-        .iter()
-        .position(|&b| CLASS[b as usize] & TOKEN == 0)
-        .unwrap_or(s.len());
-    let (key, rest) = s.split_at(key_len);
+    let (key, rest) = split_run(trim_start_ows(value), TOKEN);
     if key.is_empty() {
         return match rest {
             [] => (Next::Empty, None),
@@ -206,12 +189,7 @@ pub(crate) fn scan_next(value: &[u8]) -> (Next<'_>, Option<&[u8]>) {
     let [b'=', after_eq @ ..] = trim_start_ows(rest) else {
         return (Next::Invalid, after_comma(rest));
     };
-    let rest = trim_start_ows(after_eq);
-    let value_len = rest
-        .iter()
-        .position(|&b| CLASS[b as usize] & OCTET == 0)
-        .unwrap_or(rest.len());
-    let (value, rest) = rest.split_at(value_len);
+    let (value, rest) = split_run(trim_start_ows(after_eq), OCTET);
     match trim_start_ows(rest) {
         end @ ([] | [b',', ..]) => {
             // Located as `scan_member` locates them in the trimmed member: an empty value
@@ -251,6 +229,18 @@ pub(crate) fn scan_next(value: &[u8]) -> (Next<'_>, Option<&[u8]>) {
         }
         other => (Next::Invalid, after_comma(other)),
     }
+}
+
+/// The leading bytes of `s` in the [`CLASS`] `class` (a key's token, a value's octets), and the
+/// rest. `position` on the slice compiles to a tight loop; an index kept across closures
+/// spilled to the stack and doubled the cost.
+#[inline(always)]
+fn split_run(s: &[u8], class: u8) -> (&[u8], &[u8]) {
+    let len = s
+        .iter()
+        .position(|&b| CLASS[b as usize] & class == 0)
+        .unwrap_or(s.len());
+    s.split_at(len)
 }
 
 /// What follows the first comma of `s`, `None` when there is none.

@@ -522,6 +522,22 @@ async fn work_done_while_the_body_streams_is_in_the_request() {
     }
 }
 
+/// The values of the attributes `a` and `b` on each span, in order.
+fn attribute_pairs(
+    spans: &[opentelemetry_sdk::trace::SpanData],
+    a: &str,
+    b: &str,
+) -> Vec<(Option<String>, Option<String>)> {
+    spans
+        .iter()
+        .map(|span| (attr(span, a), attr(span, b)))
+        .collect()
+}
+
+fn some(s: &str) -> Option<String> {
+    Some(s.to_owned())
+}
+
 #[tokio::test]
 async fn client_spans_always_name_the_server_and_its_port() {
     // Semantic conventions: `server.address` and `server.port` are required on CLIENT spans.
@@ -544,13 +560,8 @@ async fn client_spans_always_name_the_server_and_its_port() {
         drop(client.clone().oneshot(request).await.expect("infallible"));
     }
     let spans = finished(&tracer, &exporter);
-    let servers: Vec<(Option<String>, Option<String>)> = spans
-        .iter()
-        .map(|span| (attr(span, "server.address"), attr(span, "server.port")))
-        .collect();
-    let some = |s: &str| Some(s.to_owned());
     assert_eq!(
-        servers,
+        attribute_pairs(&spans, "server.address", "server.port"),
         [
             (some("api.local"), some("443")),
             (some("::1"), some("80")),
@@ -581,13 +592,8 @@ async fn server_spans_carry_the_scheme_and_the_redacted_query() {
         drop(response.into_body().collect().await);
     }
     let spans = finished(&tracer, &exporter);
-    let seen: Vec<(Option<String>, Option<String>)> = spans
-        .iter()
-        .map(|span| (attr(span, "url.scheme"), attr(span, "url.query")))
-        .collect();
-    let some = |s: &str| Some(s.to_owned());
     assert_eq!(
-        seen,
+        attribute_pairs(&spans, "url.scheme", "url.query"),
         [
             (some("http"), some("q=rust&sig=REDACTED")),
             (some("https"), None),
