@@ -11,7 +11,7 @@ use opentelemetry_sdk::trace::{ShouldSample, SpanProcessor};
 use crate::conventions::Conventions;
 use crate::env::{self, Lookup};
 use crate::error::{Error, Result};
-use crate::exporter::{ConsoleExporter, DEFAULT_TRACE_FILE, Exporter, Protocol};
+use crate::exporter::{ConsoleExporter, DEFAULT_TRACE_FILE, Exporter, FileRotation, Protocol};
 use crate::processor::BatchConfig;
 use crate::secret::Secret;
 use crate::truncate::DEFAULT_MAX_ATTRIBUTE_LEN;
@@ -95,6 +95,10 @@ pub mod vars {
     pub const HH_SERVER_URL: &str = "HH_SERVER_URL";
     /// The local trace file when no endpoint is configured.
     pub const HH_TRACE_FILE: &str = "HH_TRACE_FILE";
+    /// The size in bytes at which the trace file is rotated; `0` never rotates it.
+    pub const HH_TRACE_FILE_MAX_BYTES: &str = "HH_TRACE_FILE_MAX_BYTES";
+    /// How many rotated trace files are kept besides the one being written.
+    pub const HH_TRACE_FILE_KEEP: &str = "HH_TRACE_FILE_KEEP";
     /// Vocabularies to write: a comma-separated list of `honeyhive`, `openinference`, `genai`.
     pub const HH_CONVENTIONS: &str = "HH_CONVENTIONS";
 }
@@ -145,6 +149,7 @@ pub struct TracerBuilder {
     pub(crate) max_attribute_len: Option<usize>,
     pub(crate) max_attributes_per_span: Option<u32>,
     pub(crate) conventions: Option<Conventions>,
+    pub(crate) file_rotation: Option<FileRotation>,
     pub(crate) processors: Vec<Box<dyn SpanProcessor>>,
     pub(crate) observers: Vec<Box<dyn crate::SpanObserver>>,
     /// Set while resolving: the endpoint is HoneyHive's (from the API URL or key).
@@ -203,6 +208,7 @@ impl TracerBuilder {
             max_attribute_len: None,
             max_attributes_per_span: None,
             conventions: None,
+            file_rotation: None,
             processors: Vec::new(),
             observers: Vec::new(),
             honeyhive_destination: false,
@@ -293,6 +299,14 @@ impl TracerBuilder {
     /// Writes OTLP JSON lines to `path` instead of sending anywhere.
     pub fn file(mut self, path: impl Into<PathBuf>) -> Self {
         self.destination = Some(Destination::File(path.into()));
+        self
+    }
+
+    /// When the [local trace file](Self::file) is rotated and how many full files are kept;
+    /// default 100 MiB and 3 (see [`FileRotation`]), or `HH_TRACE_FILE_MAX_BYTES` and
+    /// `HH_TRACE_FILE_KEEP`. Used only when spans go to a file.
+    pub fn file_rotation(mut self, rotation: FileRotation) -> Self {
+        self.file_rotation = Some(rotation);
         self
     }
 
@@ -611,14 +625,19 @@ impl TracerBuilder {
         };
         let resource_attributes = std::mem::take(&mut self.resource_attributes);
 
+        let file_rotation = match self.file_rotation {
+            Some(rotation) => rotation,
+            None => self.file_rotation_from_env()?,
+        };
+
         let explicit_endpoint = matches!(self.destination, Some(Destination::Endpoint(_)));
         let destination = match self.destination.take() {
             Some(Destination::Exporter(e)) => ResolvedDestination::Exporter(e),
-            Some(Destination::File(path)) => ResolvedDestination::File(path),
+            Some(Destination::File(path)) => ResolvedDestination::File(path, file_rotation),
             Some(Destination::Endpoint(url)) => {
                 ResolvedDestination::Otlp(env::endpoint("endpoint", &url)?)
             }
-            None => self.resolve_endpoint(protocol, api_key.is_some())?,
+            None => self.resolve_endpoint(protocol, api_key.is_some(), file_rotation)?,
         };
         // The key goes to HoneyHive, and to an endpoint set in code next to it; never to an
         // endpoint that came from OTEL_* variables (a shared collector, a third party).
@@ -670,6 +689,7 @@ impl TracerBuilder {
         &mut self,
         protocol: Protocol,
         has_api_key: bool,
+        rotation: FileRotation,
     ) -> Result<ResolvedDestination> {
         use vars::*;
         // An API URL set in code wins over every variable; among variables, OTEL_* endpoints
@@ -705,7 +725,37 @@ impl TracerBuilder {
             .var(HH_TRACE_FILE)
             .map(|(_, v)| PathBuf::from(v))
             .unwrap_or_else(|| PathBuf::from(DEFAULT_TRACE_FILE));
-        Ok(ResolvedDestination::File(path))
+        Ok(ResolvedDestination::File(path, rotation))
+    }
+
+    /// `HH_TRACE_FILE_MAX_BYTES` (`0`: never) and `HH_TRACE_FILE_KEEP` over the defaults.
+    fn file_rotation_from_env(&self) -> Result<FileRotation> {
+        use vars::*;
+        let default = FileRotation::default();
+        let max_bytes = match self.var(HH_TRACE_FILE_MAX_BYTES) {
+            Some((name, v)) => v.trim().parse::<u64>().map_err(|_| {
+                Error::invalid(
+                    name,
+                    &v,
+                    "expected a whole number of bytes, such as 104857600 (0 never rotates)",
+                )
+            })?,
+            None => FileRotation::DEFAULT_MAX_BYTES,
+        };
+        let keep = match self.var(HH_TRACE_FILE_KEEP) {
+            Some((name, v)) => v.trim().parse::<u32>().map_err(|_| {
+                Error::invalid(
+                    name,
+                    &v,
+                    format!("expected a whole number of files from 0 to {}", u32::MAX),
+                )
+            })?,
+            None => default.keep(),
+        };
+        if max_bytes == 0 {
+            return Ok(FileRotation::NEVER);
+        }
+        FileRotation::new(max_bytes, keep)
     }
 
     /// HoneyHive's traces endpoint below the API URL `url`, read from `setting`.
@@ -744,7 +794,7 @@ fn set_header_if_absent(headers: &mut Vec<(String, Secret)>, name: &str, value: 
 
 pub(crate) enum ResolvedDestination {
     Otlp(String),
-    File(PathBuf),
+    File(PathBuf, FileRotation),
     Exporter(Box<Exporter>),
 }
 
@@ -809,6 +859,63 @@ mod tests {
             .err()
             .expect("zero");
         assert!(err.to_string().contains("export timeout"), "{err}");
+    }
+
+    fn rotation_of(mut builder: TracerBuilder) -> FileRotation {
+        match builder
+            .resolve()
+            .expect("a valid configuration")
+            .destination
+        {
+            ResolvedDestination::File(_, rotation) => rotation,
+            _ => panic!("spans go to a file"),
+        }
+    }
+
+    #[test]
+    fn file_rotation_comes_from_the_builder_then_the_environment_then_the_default() {
+        assert_eq!(rotation_of(from_vars(&[])), FileRotation::default());
+        let vars = [
+            ("HH_TRACE_FILE_MAX_BYTES", " 4096 "),
+            ("HH_TRACE_FILE_KEEP", "7"),
+        ];
+        let from_env = FileRotation::new(4096, 7).expect("valid");
+        assert_eq!(rotation_of(from_vars(&vars)), from_env);
+        let only_keep = FileRotation::new(FileRotation::DEFAULT_MAX_BYTES, 0).expect("valid");
+        assert_eq!(
+            rotation_of(from_vars(&[("HH_TRACE_FILE_KEEP", "0")])),
+            only_keep
+        );
+        assert_eq!(
+            rotation_of(from_vars(&[("HH_TRACE_FILE_MAX_BYTES", "0")])),
+            FileRotation::NEVER
+        );
+        // Code wins, for a path set in code and for the default file alike.
+        let code = FileRotation::new(10, 1).expect("valid");
+        assert_eq!(
+            rotation_of(from_vars(&vars).file_rotation(code).file("t.jsonl")),
+            code
+        );
+        assert_eq!(rotation_of(from_vars(&vars).file_rotation(code)), code);
+    }
+
+    #[test]
+    fn a_bad_file_rotation_value_names_its_variable() {
+        for (var, value) in [
+            ("HH_TRACE_FILE_MAX_BYTES", "100MB"),
+            ("HH_TRACE_FILE_MAX_BYTES", "-1"),
+            ("HH_TRACE_FILE_KEEP", "4294967296"),
+            ("HH_TRACE_FILE_KEEP", "three"),
+        ] {
+            let err = from_vars(&[(var, value)])
+                .resolve()
+                .err()
+                .expect("rejected");
+            let msg = err.to_string();
+            assert!(msg.contains(var) && msg.contains(value), "{msg}");
+        }
+        let err = FileRotation::new(0, 1).expect_err("no zero size");
+        assert!(err.to_string().contains("NEVER"), "{err}");
     }
 
     /// The OTLP endpoint and whether the API key goes with it.

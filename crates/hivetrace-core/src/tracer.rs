@@ -341,8 +341,8 @@ pub(crate) fn build(mut builder: TracerBuilder) -> Result<Tracer> {
             let endpoint = crate::secret::redact_url(&endpoint);
             (Exporter::Otlp(e), Destination::Otlp { endpoint, protocol })
         }
-        ResolvedDestination::File(path) => {
-            let e = FileExporter::open(&path)?;
+        ResolvedDestination::File(path, rotation) => {
+            let e = FileExporter::with_rotation(&path, rotation)?;
             (Exporter::File(e), Destination::File(path))
         }
         ResolvedDestination::Exporter(e) => {

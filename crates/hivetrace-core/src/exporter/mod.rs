@@ -21,7 +21,7 @@ use opentelemetry_sdk::trace::{SpanData, SpanExporter};
 
 pub use console::ConsoleExporter;
 pub use deadline::block_on_until;
-pub use file::{DEFAULT_TRACE_FILE, FileExporter};
+pub use file::{DEFAULT_TRACE_FILE, FileExporter, FileRotation};
 pub use otlp::{OtlpExporter, Protocol, RETRY_AFTER_MARKER};
 
 /// Any span exporter a tracer can send to.
