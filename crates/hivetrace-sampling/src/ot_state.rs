@@ -158,7 +158,8 @@ impl<'a> OtTraceState<'a> {
     }
 
     /// `trace_state` with its `ot` member replaced by [`to_value`](Self::to_value), removed if
-    /// that is empty, and returned as is (a clone) if nothing changed.
+    /// that is empty, and returned as is (a clone) if nothing changed. A replaced or removed
+    /// `ot` member takes any repetition of the key with it.
     ///
     /// If the full value would exceed the 256 characters a member may hold, only `th` and `rv`
     /// are written and the other `ot` sub-keys are dropped. With the `internal-logs` feature
@@ -182,16 +183,29 @@ impl<'a> OtTraceState<'a> {
             value.clear();
             self.write_sampling_fields(&mut value);
         }
+        let without_ot = without_ot_members(trace_state);
         if value.is_empty() {
-            return trace_state
-                .delete(OT_KEY)
-                .unwrap_or_else(|_| trace_state.clone());
+            return without_ot;
         }
-        trace_state
-            .insert(OT_KEY, value)
-            .or_else(|_| trace_state.delete(OT_KEY))
-            .unwrap_or_else(|_| trace_state.clone())
+        without_ot.insert(OT_KEY, value).unwrap_or(without_ot)
     }
+}
+
+/// `trace_state` without any `ot` member. W3C keys are unique, but `TraceState` parses a header
+/// that repeats one and its `delete` removes only the first: a second `ot` member left behind
+/// would become the one every reader sees, bringing back a threshold that was erased.
+fn without_ot_members(trace_state: &TraceState) -> TraceState {
+    // `delete` of the valid key `ot` cannot fail; the loop runs only for a repeated key.
+    let mut out = trace_state
+        .delete(OT_KEY)
+        .unwrap_or_else(|_| trace_state.clone());
+    while out.get(OT_KEY).is_some() {
+        match out.delete(OT_KEY) {
+            Ok(next) => out = next,
+            Err(_) => break,
+        }
+    }
+    out
 }
 
 /// Reports that an `ot` value of `length` characters was cut down to its sampling fields:
@@ -332,6 +346,21 @@ mod tests {
             .with_randomness(Randomness::parse("6e6d1a75832a2f"))
             .apply_to(&ts);
         assert_eq!(out.get(OT_KEY), Some("th:fd70a4;rv:6e6d1a75832a2f"));
+    }
+
+    #[test]
+    fn a_repeated_ot_member_cannot_bring_back_an_erased_threshold() {
+        // W3C keys are unique, but `TraceState` parses a header that repeats one, and its
+        // `insert` and `delete` touch only the first member with the key.
+        let ts: TraceState = "ot=th:8,v=1,ot=th:c".parse().expect("parses");
+        let erased = without_threshold(&ts);
+        assert_eq!(erased.get(OT_KEY), None, "{}", erased.header());
+        assert_eq!(erased.header(), "v=1");
+
+        let rewritten = OtTraceState::from_trace_state(&ts)
+            .with_threshold(Threshold::parse("f"))
+            .apply_to(&ts);
+        assert_eq!(rewritten.header(), "ot=th:f,v=1");
     }
 
     #[cfg(feature = "internal-logs")]
