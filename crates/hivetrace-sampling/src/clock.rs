@@ -85,10 +85,15 @@ impl ManualClock {
         Self::default()
     }
 
-    /// Moves the clock forward.
+    /// Moves the clock forward; it stops at `u64::MAX` nanoseconds rather than wrap to the past.
     pub fn advance(&self, by: Duration) {
         let by = u64::try_from(by.as_nanos()).unwrap_or(u64::MAX);
-        self.nanos.fetch_add(by, Ordering::SeqCst);
+        // `fetch_add` would wrap; the closure always returns `Some`, so this never fails.
+        let _ = self
+            .nanos
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |now| {
+                Some(now.saturating_add(by))
+            });
     }
 }
 
@@ -114,6 +119,16 @@ mod tests {
         // fraction of it. Generous bounds: a descheduled thread only stretches both readings.
         assert!(measured >= wall / 2, "{measured:?} against {wall:?}");
         assert!(measured <= wall * 2, "{measured:?} against {wall:?}");
+    }
+
+    #[test]
+    fn manual_clock_stops_at_its_end_instead_of_wrapping() {
+        let clock = ManualClock::new();
+        clock.advance(Duration::from_secs(1));
+        clock.advance(Duration::MAX);
+        assert_eq!(clock.now_nanos(), u64::MAX);
+        clock.advance(Duration::from_secs(1));
+        assert_eq!(clock.now_nanos(), u64::MAX, "the clock went backwards");
     }
 
     #[test]
