@@ -269,7 +269,11 @@ impl Inner {
         let hot = &self.hot.0;
         let end = hot.window_end.load(Ordering::Acquire);
         let next_end = now.saturating_add(self.config.window_nanos);
+        // A window ending at the clock's last nanosecond (its end saturated) never closes:
+        // there no time passes, and each clock read would close a window of none, measured
+        // as 1 ns, and step the probability down.
         if now < end
+            || end == u64::MAX
             || hot
                 .window_end
                 .compare_exchange(end, next_end, Ordering::AcqRel, Ordering::Relaxed)
@@ -664,6 +668,34 @@ mod tests {
             2_500_000_000
         );
         assert_eq!(own_stride(&sampler), 0);
+    }
+
+    #[test]
+    fn a_window_ending_past_the_clock_range_never_closes() {
+        let clock = ManualClock::new();
+        let sampler = AdaptiveSampler::builder(10.0)
+            .smoothing(1.0)
+            .clock(clock.clone())
+            .build()
+            .expect("valid config");
+        for _ in 0..1000 {
+            decide_root(&sampler);
+            clock.advance(Duration::from_millis(1));
+        }
+        decide_root(&sampler);
+        assert_eq!(sampler.incoming_per_second(), Some(1001.0));
+        // The clock jumps to its last nanosecond: the open window closes, and the next one
+        // would end past the clock's range, so it stays open.
+        clock.advance(Duration::MAX);
+        decide_root(&sampler);
+        let after_jump = sampler.probability();
+        (0..100).for_each(|_| decide_root(&sampler));
+        assert_eq!(
+            sampler.probability(),
+            after_jump,
+            "windows of no time measured as 1 ns each: {:?}",
+            sampler.incoming_per_second()
+        );
     }
 
     /// The reported case: 6,400 spans/s on one thread, then 5/s, for a target of 10/s. The
