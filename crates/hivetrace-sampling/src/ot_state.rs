@@ -183,22 +183,38 @@ impl<'a> OtTraceState<'a> {
             value.clear();
             self.write_sampling_fields(&mut value);
         }
-        let without_ot = without_ot_members(trace_state);
+        // W3C keys are unique, but `TraceState` parses a header that repeats one, and its
+        // `insert` and `delete` replace or remove only the first member with the key: a second
+        // `ot` member left behind would become the one every reader sees, bringing back a
+        // threshold that was erased. So a repeated `ot` goes entirely first.
+        let deduplicated;
+        let trace_state = if trace_state
+            .into_iter()
+            .filter(|(key, _)| *key == OT_KEY)
+            .nth(1)
+            .is_some()
+        {
+            deduplicated = without_ot_members(trace_state);
+            &deduplicated
+        } else {
+            trace_state
+        };
         if value.is_empty() {
-            return without_ot;
+            return trace_state
+                .delete(OT_KEY)
+                .unwrap_or_else(|_| trace_state.clone());
         }
-        without_ot.insert(OT_KEY, value).unwrap_or(without_ot)
+        trace_state
+            .insert(OT_KEY, value)
+            .or_else(|_| trace_state.delete(OT_KEY))
+            .unwrap_or_else(|_| trace_state.clone())
     }
 }
 
-/// `trace_state` without any `ot` member. W3C keys are unique, but `TraceState` parses a header
-/// that repeats one and its `delete` removes only the first: a second `ot` member left behind
-/// would become the one every reader sees, bringing back a threshold that was erased.
+/// `trace_state` without any `ot` member, however many times the key is repeated.
 fn without_ot_members(trace_state: &TraceState) -> TraceState {
-    // `delete` of the valid key `ot` cannot fail; the loop runs only for a repeated key.
-    let mut out = trace_state
-        .delete(OT_KEY)
-        .unwrap_or_else(|_| trace_state.clone());
+    let mut out = trace_state.clone();
+    // At most 32 members; `delete` of the valid key `ot` cannot fail.
     while out.get(OT_KEY).is_some() {
         match out.delete(OT_KEY) {
             Ok(next) => out = next,
