@@ -102,3 +102,8 @@ pub mod otel {
     pub use opentelemetry;
     pub use opentelemetry_sdk;
 }
+
+/// The README's example, compiled as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

@@ -86,3 +86,8 @@ pub use spawn::{in_current_context, spawn_thread};
 #[cfg(feature = "tokio")]
 pub use spawn::{spawn, spawn_blocking};
 pub use traceparent::Traceparent;
+
+/// The README's example, compiled as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

@@ -80,3 +80,8 @@ pub use breaker::{
 pub use error::{Error, Rejected, Result};
 pub use guarded::{GuardedTracer, GuardedTracerBuilder};
 pub use outcome::{AnyError, Classify, Outcome};
+
+/// The README's example, compiled as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

@@ -93,3 +93,8 @@ pub use router::{Or, RouteRequest, Router, RouterFn, router_fn};
 pub use tier::{MAX_TIER_NAME_LEN, Tier};
 pub use tier_router::TierRouter;
 pub use user_rules::UserRules;
+
+/// The README's example, compiled as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

@@ -73,3 +73,8 @@ pub use rate_limited::{
 };
 pub use rules::{RuleSampler, RuleSamplerBuilder};
 pub use threshold::{Randomness, Threshold};
+
+/// The README's example, compiled as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

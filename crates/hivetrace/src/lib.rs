@@ -83,3 +83,13 @@ pub use hivetrace_macros::__trace_facade as trace;
 /// See [`hivetrace_macros`](https://docs.rs/hivetrace-macros) for the options.
 #[cfg(feature = "macros")]
 pub use hivetrace_macros::__trace_impl_facade as trace_impl;
+
+/// The README's example, compiled as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
+
+/// The workspace README's example (the crate map's front page), compiled as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+struct WorkspaceReadmeDoctests;
