@@ -151,7 +151,11 @@ impl Iterator for Delays {
         let b = &self.backoff;
         let cap = b.max_delay.as_secs_f64();
         let base = b.initial.as_secs_f64();
-        let exp = (base * b.multiplier.powi(self.retry.min(1024) as i32)).min(cap);
+        // Within [0, cap] whatever the settings: `delays` does not validate them, and a
+        // negative growth factor would leave the jitter an empty range to sample from.
+        let exp = (base * b.multiplier.powi(self.retry.min(1024) as i32))
+            .min(cap)
+            .max(0.0);
         let secs = match b.jitter {
             Jitter::None => exp,
             Jitter::Full => self.rng.random_range(0.0..=exp),
@@ -216,6 +220,27 @@ mod tests {
             delays.iter().any(|d| *d > Duration::from_millis(100)),
             "it grows"
         );
+    }
+
+    #[test]
+    fn unvalidated_settings_give_delays_within_the_cap_without_a_panic() {
+        // `delays` is public and does not validate: a shrinking or negative growth factor
+        // must not make the jitter sample from an empty range.
+        for multiplier in [-2.0, -0.5, f64::NEG_INFINITY, f64::NAN] {
+            for jitter in [
+                Jitter::None,
+                Jitter::Full,
+                Jitter::Equal,
+                Jitter::Decorrelated,
+            ] {
+                let b = Backoff::exponential(Duration::from_millis(100))
+                    .multiplier(multiplier)
+                    .jitter(jitter);
+                for d in b.delays_seeded(4).take(5) {
+                    assert!(d <= b.max_delay, "{multiplier} {jitter:?}: {d:?}");
+                }
+            }
+        }
     }
 
     #[test]
