@@ -238,16 +238,19 @@ impl Spool {
         if payloads.is_empty() {
             return Ok(());
         }
-        let Some(first) = self.segments.front().map(|s| s.id) else {
-            for p in payloads {
-                self.append(p)?;
-            }
-            return Ok(());
+        if payloads.iter().any(|p| p.len() as u64 > MAX_RECORD) {
+            return Err(AppendError::Full);
+        }
+        // One new segment either way, so that nothing stays when the batches do not all fit.
+        let id = match self.segments.front() {
+            Some(first) => first.id.checked_sub(1).ok_or_else(|| {
+                AppendError::Io(io::Error::other("no segment id left before the oldest"))
+            })?,
+            None => FIRST_ID,
         };
         let records: Vec<Vec<u8>> = payloads.iter().map(|p| Self::record_bytes(p)).collect();
         let size = HEADER.len() as u64 + records.iter().map(|r| r.len() as u64).sum::<u64>();
         self.check_room(size)?;
-        let id = first - 1;
         let write = || -> io::Result<()> {
             let mut file = self.create_segment(id)?;
             for r in &records {
@@ -493,6 +496,32 @@ mod tests {
         spool.append(&[1; 40]).expect("fits");
         assert!(matches!(spool.append(&[2; 60]), Err(AppendError::Full)));
         assert_eq!(drain(&mut spool), vec![vec![1; 40]]);
+    }
+
+    #[test]
+    fn prepending_to_an_empty_spool_is_all_or_nothing() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut spool = Spool::open(SpoolConfig {
+            max_bytes: 100,
+            ..config(dir.path())
+        })
+        .expect("open");
+        // The first batch fits, the second does not: neither may stay, as the caller
+        // counts them all dropped.
+        assert!(matches!(
+            spool.prepend(&[vec![1; 40], vec![2; 40]]),
+            Err(AppendError::Full)
+        ));
+        assert_eq!(spool.records(), 0);
+        assert_eq!(spool.bytes(), 0);
+        assert!(spool.peek().is_none());
+        // Batches that fit are read first, before later appends.
+        spool.prepend(&[vec![3; 10], vec![4; 10]]).expect("fits");
+        spool.append(&[5; 10]).expect("fits");
+        assert_eq!(
+            drain(&mut spool),
+            vec![vec![3; 10], vec![4; 10], vec![5; 10]]
+        );
     }
 
     #[test]
