@@ -3,7 +3,7 @@
 
 use std::borrow::Cow;
 use std::fmt;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError, TryLockError};
 use std::time::Duration;
 
 use arc_swap::ArcSwapOption;
@@ -122,9 +122,14 @@ impl GuardedTracer {
     fn try_build(&self) -> Option<Tracer> {
         let permit = self.inner.breaker.try_acquire().ok()?;
         // One build at a time; callers that find one running go untraced meanwhile.
-        let Ok(mut last_error) = self.inner.building.try_lock() else {
-            drop(permit);
-            return None;
+        // A build that panicked poisoned the lock; the next one may still succeed.
+        let mut last_error = match self.inner.building.try_lock() {
+            Ok(guard) => guard,
+            Err(TryLockError::Poisoned(poisoned)) => poisoned.into_inner(),
+            Err(TryLockError::WouldBlock) => {
+                drop(permit);
+                return None;
+            }
         };
         if let Some(t) = self.inner.tracer.load_full() {
             drop(permit);

@@ -99,3 +99,27 @@ fn spans_are_off_while_the_backend_breaker_refuses_calls() {
     backend.reset();
     assert!(guarded.is_tracing());
 }
+
+#[test]
+fn a_build_that_panicked_once_is_tried_again() {
+    let attempts = Arc::new(AtomicU32::new(0));
+    let a = Arc::clone(&attempts);
+    let guarded = GuardedTracer::builder(move || {
+        if a.fetch_add(1, Ordering::SeqCst) == 0 {
+            panic!("the first build panics");
+        }
+        Tracer::builder()
+            .exporter(InMemorySpanExporter::default())
+            .build()
+    })
+    .build()
+    .expect("guard");
+    let first = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| guarded.tracer()));
+    assert!(first.is_err(), "the build's panic reaches the caller");
+    assert!(
+        guarded.tracer().is_some(),
+        "the next call builds the tracer"
+    );
+    assert!(guarded.is_tracing());
+    assert_eq!(attempts.load(Ordering::SeqCst), 2);
+}
