@@ -78,11 +78,16 @@ impl Spool {
             .filter_map(|e| e.ok())
             .filter_map(|e| {
                 let name = e.file_name();
-                let name = name.to_str()?;
-                name.strip_prefix("seg-")?
-                    .strip_suffix(".spool")?
-                    .parse()
-                    .ok()
+                let digits = name
+                    .to_str()?
+                    .strip_prefix("seg-")?
+                    .strip_suffix(".spool")?;
+                // Only the names `segment_path` writes: another name that parses to an id
+                // (`seg-5.spool`) is not at that id's path.
+                if digits.len() != 20 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+                    return None;
+                }
+                digits.parse().ok()
             })
             .collect();
         ids.sort_unstable();
@@ -204,7 +209,12 @@ impl Spool {
         let header = if roll { HEADER.len() as u64 } else { 0 };
         self.check_room(record.len() as u64 + header)?;
         if roll {
-            let id = self.segments.back().map_or(FIRST_ID, |s| s.id + 1);
+            let id = match self.segments.back() {
+                Some(last) => last.id.checked_add(1).ok_or_else(|| {
+                    AppendError::Io(io::Error::other("no segment id left after the newest"))
+                })?,
+                None => FIRST_ID,
+            };
             let file = self.create_segment(id).map_err(AppendError::Io)?;
             self.segments.push_back(Segment {
                 id,
@@ -522,6 +532,34 @@ mod tests {
             drain(&mut spool),
             vec![vec![3; 10], vec![4; 10], vec![5; 10]]
         );
+    }
+
+    #[test]
+    fn files_named_almost_like_segments_do_not_stop_the_spool() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut spool = Spool::open(config(dir.path())).expect("open");
+        spool.append(b"kept").expect("append");
+        drop(spool);
+        // Names that parse as a number but are not the spool's own.
+        for name in [
+            "seg-5.spool",
+            "seg-+7.spool",
+            "seg-0000000000000000000009.spool",
+        ] {
+            fs::write(dir.path().join(name), b"HTSPOOL1").expect("w");
+        }
+        let mut spool = Spool::open(config(dir.path())).expect("opens despite them");
+        assert_eq!(drain(&mut spool), vec![b"kept".to_vec()]);
+        assert_eq!(spool.take_corrupt(), 0);
+
+        // The last id there is: a segment after it cannot be numbered, and says so.
+        fs::write(
+            dir.path().join(format!("seg-{}.spool", u64::MAX)),
+            b"HTSPOOL1",
+        )
+        .expect("w");
+        let mut spool = Spool::open(config(dir.path())).expect("open");
+        assert!(matches!(spool.append(b"x"), Err(AppendError::Io(_))));
     }
 
     #[test]
