@@ -401,7 +401,7 @@ fn spans_left_in_the_spool_are_received_when_dropped_after_a_restart() {
 }
 
 #[test]
-fn a_corrupt_spool_segment_is_skipped_and_counted() {
+fn a_corrupt_spool_record_is_skipped_and_counted() {
     let dir = tempfile::tempdir().expect("tempdir");
     let t = Setup::new();
     {
@@ -437,7 +437,9 @@ fn a_corrupt_spool_segment_is_skipped_and_counted() {
     let e = t2.builder().spool(dir.path()).build().expect("exporter");
     e.handle().replay();
     assert_eq!(t2.backend.delivered(), ["s0", "s2"]);
-    assert_eq!(e.stats().corrupt_segments, 1);
+    // A payload byte: the record fails its checksum, its segment's frame is sound.
+    assert_eq!(e.stats().corrupt_records, 1);
+    assert_eq!(e.stats().corrupt_segments, 0);
 }
 
 #[test]

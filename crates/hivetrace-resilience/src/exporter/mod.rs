@@ -230,6 +230,7 @@ impl<E: SpanExporter> Shared<E> {
             };
             let record = spool.peek();
             add(&self.counters.corrupt_segments, spool.take_corrupt());
+            add(&self.counters.corrupt_records, spool.take_corrupt_records());
             let Some(record) = record else {
                 return;
             };

@@ -7,8 +7,11 @@
 //! - `seg-<id>.ack`: how far the segment has been delivered (`offset: u64 LE`, `crc32: u32
 //!   LE`), replaced atomically (write then rename).
 //!
-//! A segment whose header, length or checksum is wrong, or that ends inside a record, is
-//! counted as corrupt and removed; reading goes on with the next one.
+//! A record whose checksum is wrong while its length keeps it inside the segment is skipped
+//! and counted as a corrupt record; reading goes on with the record after it. A segment
+//! whose header or a record's length is wrong, or that ends inside a record, is counted as
+//! corrupt and removed (its records after that point cannot be found); reading goes on with
+//! the next one.
 
 use std::collections::VecDeque;
 use std::fs::{self, File, OpenOptions};
@@ -44,6 +47,18 @@ pub(crate) struct Record {
     end: u64,
 }
 
+/// What reading the record at an offset found.
+enum Found {
+    Record(Record),
+    /// A record whose payload fails its checksum, ending at `end`: the frame around it is
+    /// sound, so the records after it can still be read.
+    Garbled {
+        end: u64,
+    },
+    /// A header or length that makes the rest of the segment unreadable.
+    Corrupt,
+}
+
 /// Settings of the spool.
 #[derive(Clone, Debug)]
 pub(crate) struct SpoolConfig {
@@ -68,6 +83,7 @@ pub(crate) struct Spool {
     writer: Option<(u64, File)>,
     total_bytes: u64,
     corrupt_segments: u64,
+    corrupt_records: u64,
 }
 
 impl Spool {
@@ -97,6 +113,7 @@ impl Spool {
             writer: None,
             total_bytes: 0,
             corrupt_segments: 0,
+            corrupt_records: 0,
         };
         for id in ids {
             let size = fs::metadata(spool.segment_path(id))?.len();
@@ -170,6 +187,11 @@ impl Spool {
     /// Corrupt segments found since the last call.
     pub(crate) fn take_corrupt(&mut self) -> u64 {
         std::mem::take(&mut self.corrupt_segments)
+    }
+
+    /// Records skipped for a wrong checksum since the last call.
+    pub(crate) fn take_corrupt_records(&mut self) -> u64 {
+        std::mem::take(&mut self.corrupt_records)
     }
 
     fn record_bytes(payload: &[u8]) -> Vec<u8> {
@@ -317,31 +339,31 @@ impl Spool {
                 continue;
             }
             match self.read_record(id, acked, size, inherited) {
-                Ok(Some(record)) => return Some(record),
-                Ok(None) | Err(_) => self.remove_front(true),
+                Ok(Found::Record(record)) => return Some(record),
+                Ok(Found::Garbled { end }) => {
+                    if let Some(seg) = self.segments.front_mut() {
+                        seg.acked = end;
+                        seg.records = seg.records.saturating_sub(1);
+                    }
+                    self.corrupt_records += 1;
+                }
+                Ok(Found::Corrupt) | Err(_) => self.remove_front(true),
             }
         }
     }
 
-    /// Reads the record at `offset` of segment `id`; `Ok(None)` when it is corrupt or
-    /// truncated.
-    fn read_record(
-        &self,
-        id: u64,
-        offset: u64,
-        size: u64,
-        inherited: bool,
-    ) -> io::Result<Option<Record>> {
+    /// Reads the record at `offset` of segment `id`.
+    fn read_record(&self, id: u64, offset: u64, size: u64, inherited: bool) -> io::Result<Found> {
         let mut file = File::open(self.segment_path(id))?;
         if offset == HEADER.len() as u64 {
             let mut header = [0u8; 8];
             file.read_exact(&mut header)?;
             if &header != HEADER {
-                return Ok(None);
+                return Ok(Found::Corrupt);
             }
         }
         if offset + RECORD_HEADER > size {
-            return Ok(None);
+            return Ok(Found::Corrupt);
         }
         file.seek(SeekFrom::Start(offset))?;
         let mut head = [0u8; 8];
@@ -350,14 +372,14 @@ impl Spool {
         let crc = u32::from_le_bytes([head[4], head[5], head[6], head[7]]);
         let end = offset + RECORD_HEADER + len;
         if len > MAX_RECORD || end > size {
-            return Ok(None);
+            return Ok(Found::Corrupt);
         }
         let mut payload = vec![0u8; len as usize];
         file.read_exact(&mut payload)?;
         if crc32fast::hash(&payload) != crc {
-            return Ok(None);
+            return Ok(Found::Garbled { end });
         }
-        Ok(Some(Record {
+        Ok(Found::Record(Record {
             payload,
             inherited,
             segment: id,
@@ -490,9 +512,36 @@ mod tests {
 
         let mut spool = Spool::open(config(dir.path())).expect("reopen");
         let got = drain(&mut spool);
-        assert_eq!(spool.take_corrupt(), 2);
+        // The flipped byte costs its record; the cut costs the rest of its segment.
+        assert_eq!(spool.take_corrupt_records(), 1);
+        assert_eq!(spool.take_corrupt(), 1);
         assert!(got.iter().all(|p| p.len() == 30));
         assert_eq!(got.last(), Some(&vec![5u8; 30]));
+    }
+
+    #[test]
+    fn a_record_failing_its_checksum_costs_only_itself() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut spool = Spool::open(SpoolConfig {
+            segment_bytes: 1 << 20,
+            ..config(dir.path())
+        })
+        .expect("open");
+        for i in 0..3u8 {
+            spool.append(&[i; 10]).expect("append");
+        }
+        assert_eq!(spool.segments.len(), 1);
+        drop(spool);
+        let path = dir.path().join(format!("seg-{FIRST_ID:020}.spool"));
+        let mut bytes = fs::read(&path).expect("read");
+        // A byte of the second record's payload: its frame (the length) is intact.
+        bytes[8 + 18 + 8 + 3] ^= 0xff;
+        fs::write(&path, bytes).expect("write");
+
+        let mut spool = Spool::open(config(dir.path())).expect("reopen");
+        assert_eq!(drain(&mut spool), vec![vec![0; 10], vec![2; 10]]);
+        assert_eq!(spool.take_corrupt_records(), 1);
+        assert_eq!(spool.take_corrupt(), 0);
     }
 
     #[test]

@@ -44,9 +44,11 @@ pub struct ExportStats {
     pub dropped_spool_error: u64,
     /// Spans dropped at shutdown: still in memory, and no spool to keep them.
     pub dropped_at_shutdown: u64,
-    /// Spool records that could not be decoded (their spans are lost; count unknown).
+    /// Spool records that failed their checksum or could not be decoded (their spans are
+    /// lost; count unknown).
     pub corrupt_records: u64,
-    /// Spool segments skipped as corrupt or truncated (the rest of each is lost).
+    /// Spool segments skipped as corrupt or truncated: a bad header or record length, or a
+    /// record cut short (the rest of each is lost).
     pub corrupt_segments: u64,
     /// Export attempts the breaker refused (batches).
     pub breaker_rejections: u64,
