@@ -27,6 +27,10 @@ const MAX_GRAMMAR_MEMBERS: usize = 180;
 ///
 /// Same rules as [`parse_baggage`](crate::baggage::parse_baggage): invalid members dropped,
 /// a later duplicate key replaces an earlier one, at most 64 members and 8192 bytes kept.
+/// One difference: the bytes are counted as the members arrive, percent-encoded, where
+/// `parse_baggage` counts them decoded, as OpenTelemetry's `Baggage` does. Every baggage
+/// within the limits is kept whole by both; over the byte limit, they may leave out
+/// different members.
 /// A `baggage` header value longer than 64 KiB, or after the 256th, is dropped whole.
 ///
 /// ```
