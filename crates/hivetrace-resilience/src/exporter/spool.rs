@@ -11,7 +11,12 @@
 //! and counted as a corrupt record; reading goes on with the record after it. A segment
 //! whose header or a record's length is wrong, or that ends inside a record, is counted as
 //! corrupt and removed (its records after that point cannot be found); reading goes on with
-//! the next one.
+//! the next one. So is a segment whose file is gone or shorter than recorded.
+//!
+//! Any other error reading a segment (too many open files, an I/O error) may pass: the
+//! segment is kept and the read is tried again at the next replay. A segment that fails
+//! `MAX_READ_FAILURES` (3) reads in a row is counted as corrupt and removed, so that it cannot
+//! hold up the segments after it for good.
 
 use std::collections::VecDeque;
 use std::fs::{self, File, OpenOptions};
@@ -24,6 +29,9 @@ const RECORD_HEADER: u64 = 8;
 const MAX_RECORD: u64 = 256 * 1024 * 1024;
 /// Ids start in the middle of the range so segments can also be added before the oldest.
 const FIRST_ID: u64 = 1 << 40;
+/// Reads of a segment in a row that may fail with an error that can pass before the segment
+/// is counted as corrupt and removed.
+const MAX_READ_FAILURES: u32 = 3;
 
 #[derive(Debug)]
 struct Segment {
@@ -35,6 +43,8 @@ struct Segment {
     records: u64,
     /// Found at start-up: left by a previous process.
     inherited: bool,
+    /// Reads of the record at `acked` that failed in a row with an error that can pass.
+    read_failures: u32,
 }
 
 /// A record read from the spool, to be acknowledged once delivered.
@@ -126,6 +136,7 @@ impl Spool {
                 acked,
                 records,
                 inherited: true,
+                read_failures: 0,
             });
         }
         Ok(spool)
@@ -244,6 +255,7 @@ impl Spool {
                 acked: header,
                 records: 0,
                 inherited: false,
+                read_failures: 0,
             });
             self.total_bytes += header;
             self.writer = Some((id, file));
@@ -303,6 +315,7 @@ impl Spool {
             acked: HEADER.len() as u64,
             records: records.len() as u64,
             inherited: false,
+            read_failures: 0,
         });
         self.total_bytes += size;
         Ok(())
@@ -327,6 +340,9 @@ impl Spool {
     }
 
     /// The oldest record not yet delivered, skipping (and counting) corrupt segments.
+    ///
+    /// `None` also when the oldest segment could not be read this time for a reason that may
+    /// pass: its records still wait (`is_empty` is false) and the next peek tries again.
     pub(crate) fn peek(&mut self) -> Option<Record> {
         loop {
             let seg = self.segments.front()?;
@@ -338,16 +354,29 @@ impl Spool {
                 self.remove_front(false);
                 continue;
             }
-            match self.read_record(id, acked, size, inherited) {
-                Ok(Found::Record(record)) => return Some(record),
+            let found = self.read_record(id, acked, size, inherited);
+            let seg = self.segments.front_mut()?;
+            match found {
+                Ok(Found::Record(record)) => {
+                    seg.read_failures = 0;
+                    return Some(record);
+                }
                 Ok(Found::Garbled { end }) => {
-                    if let Some(seg) = self.segments.front_mut() {
-                        seg.acked = end;
-                        seg.records = seg.records.saturating_sub(1);
-                    }
+                    seg.read_failures = 0;
+                    seg.acked = end;
+                    seg.records = seg.records.saturating_sub(1);
                     self.corrupt_records += 1;
                 }
-                Ok(Found::Corrupt) | Err(_) => self.remove_front(true),
+                Ok(Found::Corrupt) => self.remove_front(true),
+                // The file is gone, or ends before the size it had: what was there is lost.
+                Err(e) if is_lost(&e) => self.remove_front(true),
+                Err(_) => {
+                    seg.read_failures += 1;
+                    if seg.read_failures < MAX_READ_FAILURES {
+                        return None;
+                    }
+                    self.remove_front(true);
+                }
             }
         }
     }
@@ -410,6 +439,14 @@ impl Spool {
     pub(crate) fn dir(&self) -> &Path {
         &self.config.dir
     }
+}
+
+/// Whether a read error means the segment's bytes are gone, rather than unreadable for now.
+fn is_lost(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::UnexpectedEof | io::ErrorKind::NotFound
+    )
 }
 
 fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
@@ -609,6 +646,84 @@ mod tests {
         .expect("w");
         let mut spool = Spool::open(config(dir.path())).expect("open");
         assert!(matches!(spool.append(b"x"), Err(AppendError::Io(_))));
+    }
+
+    /// Spools two records in one segment, reopens the spool (as after a restart), and puts a
+    /// directory where the segment file was: opening it succeeds, reading it fails with an
+    /// error that is neither `UnexpectedEof` nor `NotFound`. Returns the spool, the segment
+    /// path and where the file was moved.
+    fn spool_with_unreadable_segment(dir: &Path) -> (Spool, PathBuf, PathBuf) {
+        let mut spool = Spool::open(SpoolConfig {
+            segment_bytes: 1 << 20,
+            ..config(dir)
+        })
+        .expect("open");
+        spool.append(&[1; 10]).expect("append");
+        spool.append(&[2; 10]).expect("append");
+        drop(spool);
+        let spool = Spool::open(config(dir)).expect("reopen");
+        let path = dir.join(format!("seg-{FIRST_ID:020}.spool"));
+        let moved = dir.join("moved-away");
+        fs::rename(&path, &moved).expect("move the segment away");
+        fs::create_dir(&path).expect("a directory in its place");
+        let err = spool
+            .read_record(FIRST_ID, HEADER.len() as u64, 64, true)
+            .err()
+            .expect("a directory cannot be read as a segment");
+        assert_eq!(err.kind(), io::ErrorKind::IsADirectory);
+        assert!(!is_lost(&err), "an error that can pass");
+        (spool, path, moved)
+    }
+
+    #[test]
+    fn a_read_error_that_can_pass_keeps_the_segment() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (mut spool, path, moved) = spool_with_unreadable_segment(dir.path());
+        assert!(spool.peek().is_none(), "nothing readable now");
+        assert_eq!(spool.take_corrupt(), 0, "not counted as corrupt");
+        assert_eq!(spool.records(), 2, "its records still wait");
+        assert!(!spool.is_empty());
+
+        fs::remove_dir(&path).expect("rmdir");
+        fs::rename(&moved, &path).expect("put the segment back");
+        assert_eq!(drain(&mut spool), vec![vec![1; 10], vec![2; 10]]);
+        assert_eq!(spool.take_corrupt(), 0);
+    }
+
+    #[test]
+    fn a_segment_that_keeps_failing_is_dropped_and_counted() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (mut spool, _, _) = spool_with_unreadable_segment(dir.path());
+        for _ in 1..MAX_READ_FAILURES {
+            assert!(spool.peek().is_none());
+            assert_eq!(spool.take_corrupt(), 0);
+            assert_eq!(spool.records(), 2);
+        }
+        assert!(spool.peek().is_none());
+        assert_eq!(spool.take_corrupt(), 1, "given up on after the bound");
+        assert_eq!(spool.records(), 0);
+        assert!(spool.segments.is_empty());
+    }
+
+    #[test]
+    fn a_successful_read_starts_the_failure_count_again() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (mut spool, path, moved) = spool_with_unreadable_segment(dir.path());
+        for _ in 1..MAX_READ_FAILURES {
+            assert!(spool.peek().is_none());
+        }
+        fs::remove_dir(&path).expect("rmdir");
+        fs::rename(&moved, &path).expect("put the segment back");
+        let first = spool.peek().expect("read once the file is back");
+        assert_eq!(first.payload, vec![1; 10]);
+        spool.ack(&first).expect("ack");
+        fs::rename(&path, &moved).expect("move the segment away again");
+        fs::create_dir(&path).expect("a directory in its place");
+        for _ in 1..MAX_READ_FAILURES {
+            assert!(spool.peek().is_none());
+        }
+        assert_eq!(spool.take_corrupt(), 0, "the count started again");
+        assert_eq!(spool.records(), 1);
     }
 
     #[test]

@@ -47,8 +47,9 @@ pub struct ExportStats {
     /// Spool records that failed their checksum or could not be decoded (their spans are
     /// lost; count unknown).
     pub corrupt_records: u64,
-    /// Spool segments skipped as corrupt or truncated: a bad header or record length, or a
-    /// record cut short (the rest of each is lost).
+    /// Spool segments skipped as corrupt or truncated: a bad header or record length, a
+    /// record cut short, a file gone, or a file that failed to be read three times in a row
+    /// (the rest of each is lost).
     pub corrupt_segments: u64,
     /// Export attempts the breaker refused (batches).
     pub breaker_rejections: u64,
