@@ -17,6 +17,14 @@
 //! segment is kept and the read is tried again at the next replay. A segment that fails
 //! `MAX_READ_FAILURES` (3) reads in a row is counted as corrupt and removed, so that it cannot
 //! hold up the segments after it for good.
+//!
+//! An append that fails (a full disk, a failed sync) is reported, and its spans counted as
+//! dropped: the segment is cut back to the records counted before it, so that nothing of it
+//! is left to be replayed, and closed, so that the next append starts a new segment (a new
+//! segment whose header could not be written is deleted). When the cut fails too, what was
+//! written stays after the segment's counted end: never read by this process, it may be
+//! found after a restart (a whole record is then delivered although it was counted
+//! dropped; a partial one makes the segment count as corrupt once read up to it).
 
 use std::collections::VecDeque;
 use std::fs::{self, File, OpenOptions};
@@ -78,6 +86,16 @@ pub(crate) struct SpoolConfig {
     pub(crate) sync: bool,
 }
 
+/// A fault the tests make the next append meet.
+#[cfg(test)]
+#[derive(Debug, Clone, Copy)]
+enum Fault {
+    /// The write fails after this many bytes of the record.
+    WriteAfter(usize),
+    /// The write succeeds, the sync fails.
+    Sync,
+}
+
 /// Why an append did not happen.
 #[derive(Debug)]
 pub(crate) enum AppendError {
@@ -94,6 +112,8 @@ pub(crate) struct Spool {
     total_bytes: u64,
     corrupt_segments: u64,
     corrupt_records: u64,
+    #[cfg(test)]
+    fault: Option<Fault>,
 }
 
 impl Spool {
@@ -124,6 +144,8 @@ impl Spool {
             total_bytes: 0,
             corrupt_segments: 0,
             corrupt_records: 0,
+            #[cfg(test)]
+            fault: None,
         };
         for id in ids {
             let size = fs::metadata(spool.segment_path(id))?.len();
@@ -213,12 +235,17 @@ impl Spool {
         record
     }
 
-    fn create_segment(&self, id: u64) -> io::Result<File> {
+    fn create_segment(&mut self, id: u64) -> io::Result<File> {
+        let path = self.segment_path(id);
         let mut file = OpenOptions::new()
             .create_new(true)
             .append(true)
-            .open(self.segment_path(id))?;
-        file.write_all(HEADER)?;
+            .open(&path)?;
+        if let Err(e) = self.write_bytes(&mut file, HEADER) {
+            // Left there, the file would refuse every later append at this id.
+            let _ = fs::remove_file(&path);
+            return Err(e);
+        }
         Ok(file)
     }
 
@@ -260,13 +287,9 @@ impl Spool {
             self.total_bytes += header;
             self.writer = Some((id, file));
         }
-        let (_, file) = self
-            .writer
-            .as_mut()
-            .ok_or_else(|| AppendError::Io(io::Error::other("no spool segment open")))?;
-        file.write_all(&record).map_err(AppendError::Io)?;
-        if self.config.sync {
-            file.sync_data().map_err(AppendError::Io)?;
+        if let Err(e) = self.write_record(&record) {
+            self.abandon_writer();
+            return Err(AppendError::Io(e));
         }
         if let Some(last) = self.segments.back_mut() {
             last.size += record.len() as u64;
@@ -274,6 +297,52 @@ impl Spool {
         }
         self.total_bytes += record.len() as u64;
         Ok(())
+    }
+
+    /// `file.write_all(bytes)`, where a test's `Fault::WriteAfter` makes the write fail.
+    fn write_bytes(&mut self, file: &mut File, bytes: &[u8]) -> io::Result<()> {
+        #[cfg(test)]
+        if let Some(Fault::WriteAfter(n)) = self.fault {
+            self.fault = None;
+            file.write_all(&bytes[..n.min(bytes.len())])?;
+            return Err(io::Error::other("test fault: write failed"));
+        }
+        file.write_all(bytes)
+    }
+
+    /// Writes `record` at the end of the writer's segment, synced when so configured.
+    fn write_record(&mut self, record: &[u8]) -> io::Result<()> {
+        let (id, mut file) = self
+            .writer
+            .take()
+            .ok_or_else(|| io::Error::other("no spool segment open"))?;
+        let written = self.write_bytes(&mut file, record).and_then(|()| {
+            #[cfg(test)]
+            if let Some(Fault::Sync) = self.fault.take() {
+                return Err(io::Error::other("test fault: sync failed"));
+            }
+            if self.config.sync {
+                file.sync_data()?;
+            }
+            Ok(())
+        });
+        self.writer = Some((id, file));
+        written
+    }
+
+    /// After a failed append: cuts the writer's segment back to its counted size, so that
+    /// no partial or unsynced record stays, and closes it, so that the next append starts a
+    /// new segment instead of writing after bytes the offsets do not count.
+    fn abandon_writer(&mut self) {
+        let Some((id, file)) = self.writer.take() else {
+            return;
+        };
+        if let Some(seg) = self.segments.back().filter(|s| s.id == id)
+            && file.set_len(seg.size).is_ok()
+            && self.config.sync
+        {
+            let _ = file.sync_data();
+        }
     }
 
     /// Writes `payloads` into a new segment read before every other: for batches older than
@@ -295,8 +364,7 @@ impl Spool {
         let records: Vec<Vec<u8>> = payloads.iter().map(|p| Self::record_bytes(p)).collect();
         let size = HEADER.len() as u64 + records.iter().map(|r| r.len() as u64).sum::<u64>();
         self.check_room(size)?;
-        let write = || -> io::Result<()> {
-            let mut file = self.create_segment(id)?;
+        let written = self.create_segment(id).and_then(|mut file| {
             for r in &records {
                 file.write_all(r)?;
             }
@@ -304,8 +372,8 @@ impl Spool {
                 file.sync_data()?;
             }
             Ok(())
-        };
-        if let Err(e) = write() {
+        });
+        if let Err(e) = written {
             let _ = fs::remove_file(self.segment_path(id));
             return Err(AppendError::Io(e));
         }
@@ -724,6 +792,90 @@ mod tests {
         }
         assert_eq!(spool.take_corrupt(), 0, "the count started again");
         assert_eq!(spool.records(), 1);
+    }
+
+    #[test]
+    fn records_appended_after_a_failed_write_are_all_read() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        // Segments large enough that, but for the failure, all records would share one.
+        let big = SpoolConfig {
+            segment_bytes: 1 << 20,
+            ..config(dir.path())
+        };
+        let mut spool = Spool::open(big.clone()).expect("open");
+        spool.append(&[1; 10]).expect("append");
+        let bytes = spool.bytes();
+        spool.fault = Some(Fault::WriteAfter(5));
+        assert!(matches!(spool.append(&[2; 10]), Err(AppendError::Io(_))));
+        assert_eq!(spool.bytes(), bytes, "the failed record is not counted");
+        assert_eq!(spool.records(), 1);
+        spool.append(&[3; 10]).expect("append");
+        spool.append(&[4; 10]).expect("append");
+        assert_eq!(
+            drain(&mut spool),
+            vec![vec![1; 10], vec![3; 10], vec![4; 10]]
+        );
+        assert_eq!(spool.take_corrupt(), 0);
+        assert_eq!(spool.take_corrupt_records(), 0);
+
+        // The same, read back from disk after a restart.
+        spool.append(&[5; 10]).expect("append");
+        spool.fault = Some(Fault::WriteAfter(12));
+        assert!(matches!(spool.append(&[6; 10]), Err(AppendError::Io(_))));
+        spool.append(&[7; 10]).expect("append");
+        spool.append(&[8; 10]).expect("append");
+        drop(spool);
+        let mut spool = Spool::open(big).expect("reopen");
+        assert_eq!(spool.records(), 3);
+        assert_eq!(
+            drain(&mut spool),
+            vec![vec![5; 10], vec![7; 10], vec![8; 10]]
+        );
+        assert_eq!(spool.take_corrupt(), 0, "no partial record left on disk");
+        assert_eq!(spool.take_corrupt_records(), 0);
+    }
+
+    #[test]
+    fn a_segment_whose_header_failed_does_not_block_later_appends() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut spool = Spool::open(config(dir.path())).expect("open");
+        spool.fault = Some(Fault::WriteAfter(3));
+        assert!(matches!(spool.append(&[1; 10]), Err(AppendError::Io(_))));
+        assert!(spool.segments.is_empty());
+        assert_eq!(spool.bytes(), 0);
+        spool
+            .append(&[2; 10])
+            .expect("the next append gets a segment");
+        drop(spool);
+        let mut spool = Spool::open(config(dir.path())).expect("reopen");
+        assert_eq!(drain(&mut spool), vec![vec![2; 10]]);
+        assert_eq!(spool.take_corrupt(), 0, "no half-written header left");
+    }
+
+    #[test]
+    fn a_record_whose_sync_failed_is_dropped_as_reported() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let synced = SpoolConfig {
+            segment_bytes: 1 << 20,
+            sync: true,
+            ..config(dir.path())
+        };
+        let mut spool = Spool::open(synced.clone()).expect("open");
+        spool.append(&[1; 10]).expect("append");
+        spool.fault = Some(Fault::Sync);
+        // Reported dropped: it must not come back, here or after a restart.
+        assert!(matches!(spool.append(&[2; 10]), Err(AppendError::Io(_))));
+        spool.append(&[3; 10]).expect("append");
+        assert_eq!(drain(&mut spool), vec![vec![1; 10], vec![3; 10]]);
+
+        spool.append(&[4; 10]).expect("append");
+        spool.fault = Some(Fault::Sync);
+        assert!(matches!(spool.append(&[5; 10]), Err(AppendError::Io(_))));
+        spool.append(&[6; 10]).expect("append");
+        drop(spool);
+        let mut spool = Spool::open(synced).expect("reopen");
+        assert_eq!(drain(&mut spool), vec![vec![4; 10], vec![6; 10]]);
+        assert_eq!(spool.take_corrupt(), 0);
     }
 
     #[test]
