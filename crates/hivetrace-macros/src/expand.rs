@@ -47,7 +47,7 @@ pub(crate) fn traced(
     }
     let args = arguments(&sig);
     for skipped in &opts.skip {
-        if !args.iter().any(|a| a == skipped) {
+        if !args.iter().any(|a| a.ident == *skipped) {
             return Err(syn::Error::new(
                 skipped.span(),
                 format!("`{skipped}` is not an argument of this function"),
@@ -109,10 +109,11 @@ pub(crate) fn traced(
     let capture_inputs = opts.capture_inputs.unwrap_or(true) && opts.skip_all.is_none();
     let inputs: Vec<TokenStream> = if capture_inputs {
         args.iter()
-            .filter(|a| !opts.skip.contains(a))
-            .map(|arg| {
+            .filter(|a| !opts.skip.contains(&a.ident))
+            .map(|Argument { ident: arg, cfgs }| {
                 let label = arg.to_string();
                 quote! {
+                    #(#cfgs)*
                     let _ = #__ht_e.captured_input(#label, (&&&#krate::__private::Capture(&#arg)).hivetrace_capture(#__ht_limit));
                 }
             })
@@ -405,13 +406,28 @@ fn single_generic<'a>(ty: &'a Type, name: &str) -> Option<&'a Type> {
     })
 }
 
-/// The names of the arguments that can be captured: plain identifiers, not `self`, not `_`.
-fn arguments(sig: &Signature) -> Vec<Ident> {
+/// An argument that can be captured.
+struct Argument {
+    ident: Ident,
+    /// Its `#[cfg(...)]` attributes: the capture is compiled only where the argument is.
+    cfgs: Vec<Attribute>,
+}
+
+/// The arguments that can be captured: plain identifiers, not `self`, not `_`.
+fn arguments(sig: &Signature) -> Vec<Argument> {
     sig.inputs
         .iter()
         .filter_map(|arg| match arg {
             FnArg::Typed(pat) => match &*pat.pat {
-                Pat::Ident(p) if p.subpat.is_none() => Some(p.ident.clone()),
+                Pat::Ident(p) if p.subpat.is_none() => Some(Argument {
+                    ident: p.ident.clone(),
+                    cfgs: pat
+                        .attrs
+                        .iter()
+                        .filter(|a| a.path().is_ident("cfg"))
+                        .cloned()
+                        .collect(),
+                }),
                 _ => None,
             },
             FnArg::Receiver(_) => None,

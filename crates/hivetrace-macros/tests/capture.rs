@@ -264,3 +264,20 @@ fn captured_values_are_cut_at_the_tracers_limit() {
         assert!(text.contains(hivetrace_core::TRUNCATION_MARKER), "{text}");
     }
 }
+
+static CFG_ARGS: Lazy = Lazy::new(Harness::new);
+
+#[trace(tracer = CFG_ARGS.tracer)]
+fn cfg_args(#[cfg(any())] gone: u32, #[cfg(all())] kept: u32, plain: u32) -> u32 {
+    kept + plain
+}
+
+/// An argument compiled out by `#[cfg]` is not captured (the capture would name a variable
+/// that does not exist); one compiled in is.
+#[test]
+fn arguments_behind_cfg_are_captured_only_when_compiled_in() {
+    assert_eq!(cfg_args(1, 2), 3);
+    let spans = CFG_ARGS.spans();
+    let sp = named(&spans, "cfg_args");
+    assert_eq!(inputs(sp), map(&[("kept", i(1)), ("plain", i(2))]));
+}
