@@ -176,15 +176,25 @@ pub(crate) fn traced(
                 #__ht_ret
             }
         };
+        let boxed = matches!(future, ReturnedFuture::Boxed);
         let wrapped = match future {
             ReturnedFuture::Opaque => wrapped,
             ReturnedFuture::Boxed => quote_spanned!(block_span=> ::std::boxed::Box::pin(#wrapped)),
         };
         let stmts = typed_tail_async_block(&block, &sig.output);
+        // A boxed future is nameable: with the declared type on the closure, futures returned
+        // from several places (each `Box::pin(async ..)` its own type) coerce to it as they
+        // would untraced.
+        let closure = match nameable_return(&sig.output).filter(|_| boxed) {
+            Some(ret) => {
+                quote_spanned!(block_span=> move || -> #ret { #(#stmts)* })
+            }
+            _ => quote_spanned!(block_span=> move || { #(#stmts)* }),
+        };
         quote_spanned! {block_span=>
             let #__ht_fut = {
                 let #__ht_guard = #__ht_span.enter();
-                #krate::__private::call_once(move || { #(#stmts)* })
+                #krate::__private::call_once(#closure)
             };
             #wrapped
         }

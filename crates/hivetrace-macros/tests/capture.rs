@@ -281,3 +281,35 @@ fn arguments_behind_cfg_are_captured_only_when_compiled_in() {
     let sp = named(&spans, "cfg_args");
     assert_eq!(inputs(sp), map(&[("kept", i(1)), ("plain", i(2))]));
 }
+
+static BORROWED_META: Lazy = Lazy::new(Harness::new);
+
+#[trace(
+    tracer = BORROWED_META.tracer,
+    metadata(user = user, sum = 2 + 1, doc = hivetrace_core::EnrichValue::json(&[1u8, 2])),
+    config(model = model)
+)]
+fn borrowed_meta(user: &str, model: &String) -> usize {
+    user.len() + model.len()
+}
+
+/// `metadata(...)` and `config(...)` take borrowed strings, the usual shape of an argument, not
+/// only literals and owned values.
+#[test]
+fn metadata_and_config_take_borrowed_arguments() {
+    assert_eq!(borrowed_meta("ann", &"m-1".to_owned()), 6);
+    let spans = BORROWED_META.spans();
+    let sp = named(&spans, "borrowed_meta");
+    assert_eq!(
+        attrs_with_prefix(sp, "honeyhive_metadata."),
+        map(&[
+            ("honeyhive_metadata.user", s("ann")),
+            ("honeyhive_metadata.sum", i(3)),
+            (
+                "honeyhive_metadata.doc",
+                Value::Array(vec![1i64, 2].into()),
+            ),
+        ])
+    );
+    assert_eq!(attr(sp, "honeyhive_config.model"), Some(s("m-1")));
+}

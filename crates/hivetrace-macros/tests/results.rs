@@ -275,6 +275,34 @@ async fn a_boxed_future_returning_a_result_records_its_err() {
     assert_failed(by("TracedMethod::lookup", "k"), "String", "no key k");
 }
 
+static BOXED_RETURNS: Lazy = Lazy::new(Harness::new);
+
+/// A boxed future returned from two places: each `Box::pin(async ..)` is its own type, and only
+/// the declared `Pin<Box<dyn Future>>` makes them one.
+#[trace(tracer = BOXED_RETURNS.tracer, err)]
+fn boxed_two_returns(s: &str) -> Pin<Box<dyn Future<Output = Result<u32, String>> + Send + '_>> {
+    if s.is_empty() {
+        return Box::pin(async { Err("empty".to_owned()) });
+    }
+    Box::pin(async move { s.parse::<u32>().map_err(|e| e.to_string()) })
+}
+
+#[tokio::test]
+async fn a_boxed_future_returned_early_is_traced_like_the_tail_one() {
+    assert_eq!(boxed_two_returns("").await, Err("empty".to_owned()));
+    assert_eq!(boxed_two_returns("5").await, Ok(5));
+    let spans = BOXED_RETURNS.spans();
+    let by = |input: &str| {
+        spans
+            .iter()
+            .find(|sp| attr(sp, "honeyhive_inputs.s") == Some(s(input)))
+            .unwrap_or_else(|| panic!("boxed_two_returns({input})"))
+    };
+    assert_failed(by(""), "String", "empty");
+    assert_eq!(output(by("5")), Some(support::i(5)));
+    assert_not_failed(by("5"));
+}
+
 static SOURCES: Lazy = Lazy::new(Harness::new);
 
 #[trace(tracer = SOURCES.tracer, err)]
