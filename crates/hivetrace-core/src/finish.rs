@@ -305,7 +305,7 @@ impl Derived {
         );
         let total = self.total_tokens.clone().or_else(|| {
             match (self.input_tokens.as_ref(), self.output_tokens.as_ref()) {
-                (Some(Value::I64(a)), Some(Value::I64(b))) => Some(Value::I64(a + b)),
+                (Some(Value::I64(a)), Some(Value::I64(b))) => a.checked_add(*b).map(Value::I64),
                 _ => None,
             }
         });
@@ -522,6 +522,34 @@ mod tests {
             status: Status::Unset,
             instrumentation_scope: Default::default(),
         }
+    }
+
+    /// Token counts are whatever the application enriched with: a sum past `i64::MAX` gives no
+    /// total, instead of an overflow panic on the export thread (debug builds).
+    #[test]
+    fn token_counts_whose_sum_overflows_give_no_total() {
+        let finisher = Finisher {
+            conventions: Conventions::all(),
+            identity: Vec::new(),
+            session_id: None,
+            max_attribute_len: 64,
+        };
+        let mut span = test_span(vec![
+            kv("honeyhive_metrics.prompt_tokens", i64::MAX),
+            kv("honeyhive_metrics.completion_tokens", 1),
+        ]);
+        finisher.finish(&mut span);
+        let get = |key: &str| {
+            span.attributes
+                .iter()
+                .find(|kv| kv.key.as_str() == key)
+                .map(|kv| kv.value.clone())
+        };
+        assert_eq!(
+            get(openinference::LLM_TOKEN_COUNT_PROMPT),
+            Some(Value::I64(i64::MAX))
+        );
+        assert_eq!(get(openinference::LLM_TOKEN_COUNT_TOTAL), None);
     }
 
     #[test]

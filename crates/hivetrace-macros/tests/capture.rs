@@ -305,10 +305,7 @@ fn metadata_and_config_take_borrowed_arguments() {
         map(&[
             ("honeyhive_metadata.user", s("ann")),
             ("honeyhive_metadata.sum", i(3)),
-            (
-                "honeyhive_metadata.doc",
-                Value::Array(vec![1i64, 2].into()),
-            ),
+            ("honeyhive_metadata.doc", Value::Array(vec![1i64, 2].into()),),
         ])
     );
     assert_eq!(attr(sp, "honeyhive_config.model"), Some(s("m-1")));
