@@ -8,6 +8,7 @@ use std::fmt;
 use opentelemetry::{KeyValue, StringValue, Value};
 
 pub use crate::capture::{Capture, CaptureDebug, CaptureSerialize, CaptureSkip};
+use crate::enrich::EnrichValue;
 pub use crate::instrument::Instrument;
 pub use opentelemetry::KeyValue as Field;
 
@@ -123,6 +124,40 @@ macro_rules! field_value_double_refs {
 }
 
 field_value_double_refs!(bool, i64, i32, u32, u64, usize, f64);
+
+/// A `metadata(...)` or `config(...)` value, converted only when the span records. Strings
+/// (`&str` of any lifetime, `String`, `&String`, `Cow<str>`) are copied, so an argument
+/// borrowed for the call works; anything else is cloned, and converted by the section method. Chosen at
+/// compile time like [`Capture`]: `(&&Meta(&value)).hivetrace_enrich_value()`.
+#[derive(Debug)]
+pub struct Meta<'a, T: ?Sized>(pub &'a T);
+
+/// A string value, copied: the first choice.
+pub trait MetaStr {
+    /// The value to write.
+    fn hivetrace_enrich_value(&self) -> EnrichValue;
+}
+
+/// Any other value, cloned (the section method converts it): the second choice.
+pub trait MetaClone {
+    /// The clone.
+    type Value;
+    /// The value to write.
+    fn hivetrace_enrich_value(&self) -> Self::Value;
+}
+
+impl<T: AsRef<str> + ?Sized> MetaStr for &Meta<'_, T> {
+    fn hivetrace_enrich_value(&self) -> EnrichValue {
+        EnrichValue::Value(Value::from(self.0.as_ref().to_owned()))
+    }
+}
+
+impl<T: Clone> MetaClone for Meta<'_, T> {
+    type Value = T;
+    fn hivetrace_enrich_value(&self) -> T {
+        self.0.clone()
+    }
+}
 
 /// An `Err` to record: through `std::error::Error` (with its sources) when it is one, else its
 /// `Display`, else its `Debug`. Chosen at compile time like [`Capture`].

@@ -232,17 +232,28 @@ fn static_enrichment(opts: &Options) -> TokenStream {
     if opts.metadata.is_empty() && opts.config.is_empty() {
         return quote!();
     }
+    let krate = opts.krate();
+    // A literal is written as it is (a string literal stays a `&'static str`, unallocated);
+    // anything else through `Meta`, which also takes strings borrowed for the call.
+    let value = |expr: &syn::Expr| match expr {
+        syn::Expr::Lit(_) => quote_spanned!(expr.span()=> #expr),
+        _ => {
+            quote_spanned!(expr.span()=> (&&#krate::__private::Meta(&(#expr))).hivetrace_enrich_value())
+        }
+    };
     let metadata = opts.metadata.iter().map(|kv| {
         let key = &kv.key.name;
-        let expr = &kv.expr;
-        quote_spanned!(expr.span()=> let _ = #__ht_e.metadata(#key, ::core::clone::Clone::clone(&(#expr)));)
+        let value = value(&kv.expr);
+        quote_spanned!(kv.expr.span()=> let _ = #__ht_e.metadata(#key, #value);)
     });
     let config = opts.config.iter().map(|kv| {
         let key = &kv.key.name;
-        let expr = &kv.expr;
-        quote_spanned!(expr.span()=> let _ = #__ht_e.config(#key, ::core::clone::Clone::clone(&(#expr)));)
+        let value = value(&kv.expr);
+        quote_spanned!(kv.expr.span()=> let _ = #__ht_e.config(#key, #value);)
     });
     quote! {
+        #[allow(unused_imports)]
+        use #krate::__private::{MetaClone as _, MetaStr as _};
         #(#metadata)*
         #(#config)*
     }
