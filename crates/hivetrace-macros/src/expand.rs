@@ -2,6 +2,7 @@
 
 use proc_macro2::TokenStream;
 use quote::{quote, quote_spanned};
+use syn::ext::IdentExt;
 use syn::spanned::Spanned;
 use syn::{Attribute, Block, FnArg, Ident, Pat, ReturnType, Signature, Type, Visibility};
 
@@ -111,7 +112,8 @@ pub(crate) fn traced(
         args.iter()
             .filter(|a| !opts.skip.contains(&a.ident))
             .map(|Argument { ident: arg, cfgs }| {
-                let label = arg.to_string();
+                // `r#type` is the argument `type`.
+                let label = arg.unraw().to_string();
                 quote! {
                     #(#cfgs)*
                     let _ = #__ht_e.captured_input(#label, (&&&#krate::__private::Capture(&#arg)).hivetrace_capture(#__ht_limit));

@@ -2,6 +2,7 @@
 
 use proc_macro2::TokenStream;
 use quote::quote;
+use syn::ext::IdentExt;
 use syn::{ImplItem, ItemImpl, Type, Visibility};
 
 use crate::expand::{FnParts, traced as traced_fn};
@@ -52,7 +53,7 @@ pub(crate) fn traced(mut block: ItemImpl, defaults: &Options) -> syn::Result<Tok
         if !own_err && !crate::expand::returns_result(&method.sig.output) {
             opts.err = None;
         }
-        let name = format!("{type_name}::{}", method.sig.ident);
+        let name = format!("{type_name}::{}", method.sig.ident.unraw());
         let parts = FnParts {
             attrs: std::mem::take(&mut method.attrs),
             vis: method.vis.clone(),
@@ -112,7 +113,7 @@ fn self_type_name(ty: &Type) -> String {
             .path
             .segments
             .last()
-            .map(|s| s.ident.to_string())
+            .map(|s| s.ident.unraw().to_string())
             .unwrap_or_default(),
         Type::Reference(r) => self_type_name(&r.elem),
         other => quote!(#other).to_string(),

@@ -105,7 +105,8 @@ fn trace_with(
             opts.krate = default_crate;
         }
         let func: syn::ItemFn = syn::parse2(item2.clone())?;
-        let name = func.sig.ident.to_string();
+        // `fn r#type` is the function `type`.
+        let name = syn::ext::IdentExt::unraw(&func.sig.ident).to_string();
         expand::traced(
             expand::FnParts {
                 attrs: func.attrs,

@@ -25,13 +25,14 @@ impl Parse for Key {
             let lit: LitStr = input.parse()?;
             return Ok(Key { name: lit.value() });
         }
+        // `r#type` is the key `type`.
         let first = input.call(Ident::parse_any_ident)?;
-        let mut name = first.to_string();
+        let mut name = syn::ext::IdentExt::unraw(&first).to_string();
         while input.peek(Token![.]) {
             input.parse::<Token![.]>()?;
             let next = input.call(Ident::parse_any_ident)?;
             name.push('.');
-            name.push_str(&next.to_string());
+            name.push_str(&syn::ext::IdentExt::unraw(&next).to_string());
         }
         Ok(Key { name })
     }

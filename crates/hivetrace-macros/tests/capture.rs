@@ -6,7 +6,7 @@ mod support;
 
 use std::collections::BTreeMap;
 
-use hivetrace_macros::trace;
+use hivetrace_macros::{trace, trace_impl};
 use opentelemetry::Value;
 use support::{Harness, Lazy, attr, attrs_with_prefix, i, inputs, named, output, s};
 
@@ -309,4 +309,32 @@ fn metadata_and_config_take_borrowed_arguments() {
         ])
     );
     assert_eq!(attr(sp, "honeyhive_config.model"), Some(s("m-1")));
+}
+
+static RAW: Lazy = Lazy::new(Harness::new);
+
+#[trace(tracer = RAW.tracer, fields(r#type = r#match))]
+fn r#type(r#match: u32) -> u32 {
+    r#match
+}
+
+struct Raw;
+
+#[trace_impl(tracer = RAW.tracer)]
+impl Raw {
+    pub fn r#loop(&self) -> u32 {
+        2
+    }
+}
+
+/// Raw identifiers (`r#type`) name spans, inputs and fields without their `r#`.
+#[test]
+fn raw_identifiers_are_named_without_their_prefix() {
+    assert_eq!(r#type(1), 1);
+    assert_eq!(Raw.r#loop(), 2);
+    let spans = RAW.spans();
+    let sp = named(&spans, "type");
+    assert_eq!(inputs(sp), map(&[("match", i(1))]));
+    assert_eq!(attr(sp, "type"), Some(i(1)));
+    let _ = named(&spans, "Raw::loop");
 }
