@@ -371,6 +371,12 @@ fn infer_event_type(attributes: &[KeyValue]) -> EventType {
 /// ```
 pub fn error_type_name<E: ?Sized>() -> &'static str {
     let full = std::any::type_name::<E>();
+    // A trait object (`dyn a::Error + b::Send + c::Sync`) is named by its trait, the first
+    // bound, not by whatever path ends the string.
+    let full = match full.strip_prefix("dyn ") {
+        Some(bounds) => bounds.split(" + ").next().unwrap_or(bounds),
+        None => full,
+    };
     let head = full.split('<').next().unwrap_or(full);
     match head.rfind("::") {
         Some(i) => &full[i + 2..],
@@ -390,5 +396,16 @@ mod tests {
             "Vec<std::io::error::Error>"
         );
         assert_eq!(error_type_name::<u8>(), "u8");
+    }
+
+    /// A trait object is named by its trait, not by its last auto trait: `record_error` on
+    /// `&*boxed` for a `Box<dyn Error + Send + Sync>` used to record the type `Sync`.
+    #[test]
+    fn trait_objects_are_named_by_their_trait() {
+        assert_eq!(error_type_name::<dyn std::error::Error>(), "Error");
+        assert_eq!(
+            error_type_name::<dyn std::error::Error + Send + Sync>(),
+            "Error"
+        );
     }
 }
