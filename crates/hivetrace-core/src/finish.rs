@@ -350,7 +350,8 @@ fn one_value(map: &Map<String, Json>, lone_key: Option<&str>) -> (Value, &'stati
 const MAX_NESTING: usize = 32;
 
 /// Undoes the flattening of enrichment: `docs.0.id` goes back under `docs` → `0` → `id`.
-/// A key that is both a value and a parent keeps the value under its full dotted name.
+/// A key that is both a value and a parent keeps both: the later of the two under its full
+/// dotted name.
 fn insert_nested(map: &mut Map<String, Json>, dotted: &str, value: Json) {
     insert_nested_at(map, dotted, value, 0);
 }
@@ -362,7 +363,12 @@ fn insert_nested_at(map: &mut Map<String, Json>, dotted: &str, value: Json, dept
         None
     };
     let Some((head, rest)) = split else {
-        map.insert(dotted.to_owned(), value);
+        // Children met first stay, under their dotted names next to the value.
+        if let Some(Json::Object(children)) = map.insert(dotted.to_owned(), value) {
+            for (k, v) in children {
+                map.insert(format!("{dotted}.{k}"), v);
+            }
+        }
         return;
     };
     match map
@@ -558,5 +564,19 @@ mod tests {
         insert_nested(&mut map, "a", json!(1));
         insert_nested(&mut map, "a.b", json!(2));
         assert_eq!(Json::Object(map), json!({"a": 1, "a.b": 2}));
+    }
+
+    /// The value coming after its children (`metadata("user.id", ..)` then
+    /// `metadata("user", ..)`) does not replace them.
+    #[test]
+    fn a_value_after_its_children_keeps_both() {
+        let mut map = Map::new();
+        insert_nested(&mut map, "a.b", json!(2));
+        insert_nested(&mut map, "a.c.d", json!(3));
+        insert_nested(&mut map, "a", json!(1));
+        assert_eq!(
+            Json::Object(map),
+            json!({"a": 1, "a.b": 2, "a.c": {"d": 3}})
+        );
     }
 }
