@@ -55,9 +55,22 @@ pub(crate) fn traced(
             ));
         }
     }
+    // A `#[track_caller]` body runs in place (a closure would hide the caller's location), so
+    // its result never reaches the span: an option that needs it would silently do nothing.
+    if has_track_caller(&attrs) {
+        let needs_result = [(opts.err, "err"), (opts.ret, "ret")];
+        if let Some((Some(span), option)) = needs_result.into_iter().find(|(s, _)| s.is_some()) {
+            return Err(syn::Error::new(
+                span,
+                format!(
+                    "`{option}` cannot be used with `#[track_caller]`: the body runs in place to keep the caller's location, so its result never reaches the span"
+                ),
+            ));
+        }
+    }
     let is_result = returns_result(&sig.output);
     let on_end_applies = !matches!(&sig.output, ReturnType::Type(_, ty) if matches!(**ty, Type::Never(_)))
-        && !attrs.iter().any(|a| a.path().is_ident("track_caller"));
+        && !has_track_caller(&attrs);
     if let Some(err) = opts.err
         && !is_result
     {
@@ -150,7 +163,7 @@ pub(crate) fn traced(
     let never = matches!(&sig.output, ReturnType::Type(_, ty) if matches!(**ty, Type::Never(_)));
     // A closure would hide the caller's location from `#[track_caller]`: such functions run
     // their body in place, without output capture.
-    let track_caller = attrs.iter().any(|a| a.path().is_ident("track_caller"));
+    let track_caller = has_track_caller(&attrs);
     let future = returned_future(&sig.output);
     let block_span = block.span();
     let stmts = &block.stmts;
@@ -226,6 +239,11 @@ pub(crate) fn traced(
             #body
         }
     })
+}
+
+/// Whether the function is `#[track_caller]`.
+pub(crate) fn has_track_caller(attrs: &[Attribute]) -> bool {
+    attrs.iter().any(|a| a.path().is_ident("track_caller"))
 }
 
 /// `metadata(...)` and `config(...)`: written when the span starts, if it records.

@@ -48,10 +48,16 @@ pub(crate) fn traced(mut block: ItemImpl, defaults: &Options) -> syn::Result<Tok
             continue;
         }
         let own_err = opts.err.is_some();
+        let own_ret = opts.ret.is_some();
         let mut opts = opts.or(defaults);
-        // `err` on the block is a default for the methods that return a `Result`.
-        if !own_err && !crate::expand::returns_result(&method.sig.output) {
+        let track_caller = crate::expand::has_track_caller(&method.attrs);
+        // `err` on the block is a default for the methods that return a `Result`; `err` and
+        // `ret` are for the methods whose result reaches the span (not `#[track_caller]`).
+        if !own_err && (track_caller || !crate::expand::returns_result(&method.sig.output)) {
             opts.err = None;
+        }
+        if !own_ret && track_caller {
+            opts.ret = None;
         }
         let name = format!("{type_name}::{}", method.sig.ident.unraw());
         let parts = FnParts {

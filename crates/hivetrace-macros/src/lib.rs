@@ -32,7 +32,8 @@
 //!   `honeyhive_error`, error type), for a function returning a `Result`, an
 //!   `impl Future<Output = Result<..>>` or a `Pin<Box<dyn Future<Output = Result<..>>>>` (what
 //!   `#[async_trait]` makes of an `async fn`). `ret`: capture the output even where `capture`
-//!   says not to.
+//!   says not to. Neither goes with `#[track_caller]`, whose body runs in place (to keep the
+//!   caller's location) and hands no result to the span.
 //! - `resources`: the CPU time (thread and process) and resident memory (before, after, delta)
 //!   the call used, as `honeyhive_metrics.resource.*` attributes, measured only when the span
 //!   records (a few `/proc` reads, about 10-20 µs: for coarse spans). Needs `hivetrace-metrics`:
