@@ -268,7 +268,7 @@ fn captured_values_are_cut_at_the_tracers_limit() {
 static CFG_ARGS: Lazy = Lazy::new(Harness::new);
 
 #[trace(tracer = CFG_ARGS.tracer)]
-fn cfg_args(#[cfg(any())] gone: u32, #[cfg(all())] kept: u32, plain: u32) -> u32 {
+fn cfg_args(#[cfg(any())] gone: u32, #[cfg(test)] kept: u32, plain: u32) -> u32 {
     kept + plain
 }
 
