@@ -159,10 +159,18 @@ impl<T: Clone> MetaClone for Meta<'_, T> {
     }
 }
 
-/// An `Err` to record: through `std::error::Error` (with its sources) when it is one, else its
-/// `Display`, else its `Debug`. Chosen at compile time like [`Capture`].
+/// An `Err` to record: through `std::error::Error` (with its sources) when it is one or
+/// dereferences to one, else its `Display`, else its `Debug`. Chosen at compile time like [`Capture`].
 #[derive(Debug)]
 pub struct ErrRef<'a, E: ?Sized>(pub &'a E);
+
+/// Records an error that dereferences to a `std::error::Error`: `Box<dyn Error + Send + Sync>`
+/// and error reports such as `anyhow::Error`, which are not errors themselves, keep their
+/// sources this way.
+pub trait RecordDerefError {
+    /// Records it on `span`.
+    fn hivetrace_record(&self, span: &Span);
+}
 
 /// Records an error that implements `std::error::Error`.
 pub trait RecordStdError {
@@ -180,6 +188,16 @@ pub trait RecordDisplayError {
 pub trait RecordDebugError {
     /// Records it on `span`.
     fn hivetrace_record(&self, span: &Span);
+}
+
+impl<E> RecordDerefError for &&&ErrRef<'_, E>
+where
+    E: std::ops::Deref + ?Sized,
+    E::Target: StdError,
+{
+    fn hivetrace_record(&self, span: &Span) {
+        span.record_error(&**self.0);
+    }
 }
 
 impl<E: StdError + ?Sized> RecordStdError for &&ErrRef<'_, E> {

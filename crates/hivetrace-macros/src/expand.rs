@@ -297,8 +297,8 @@ fn on_end(krate: &TokenStream, capture_outputs: bool, is_result: bool, err: bool
     let record_err = quote! {
         {
             #[allow(unused_imports)]
-            use #krate::__private::{RecordDebugError as _, RecordDisplayError as _, RecordStdError as _};
-            (&&&#krate::__private::ErrRef(#__ht_e)).hivetrace_record(&#__ht_span);
+            use #krate::__private::{RecordDebugError as _, RecordDerefError as _, RecordDisplayError as _, RecordStdError as _};
+            (&&&&#krate::__private::ErrRef(#__ht_e)).hivetrace_record(&#__ht_span);
         }
     };
     match (capture_outputs, is_result, err) {

@@ -31,7 +31,9 @@
 //! - `err`: an `Err` is recorded as the span's error (status, `exception` event,
 //!   `honeyhive_error`, error type), for a function returning a `Result`, an
 //!   `impl Future<Output = Result<..>>` or a `Pin<Box<dyn Future<Output = Result<..>>>>` (what
-//!   `#[async_trait]` makes of an `async fn`). `ret`: capture the output even where `capture`
+//!   `#[async_trait]` makes of an `async fn`). The message is the error's and its sources'
+//!   when it is a `std::error::Error` or dereferences to one (`Box<dyn Error + Send + Sync>`,
+//!   `anyhow::Error`), else its `Display`, else its `Debug`. `ret`: capture the output even where `capture`
 //!   says not to. Neither goes with `#[track_caller]`, whose body runs in place (to keep the
 //!   caller's location) and hands no result to the span.
 //! - `resources`: the CPU time (thread and process) and resident memory (before, after, delta)

@@ -325,6 +325,61 @@ fn a_std_error_is_recorded_with_its_sources() {
     );
 }
 
+static REPORTS: Lazy = Lazy::new(Harness::new);
+
+/// An error report in the style of `anyhow::Error`: not an `Error` itself, but one behind
+/// `Deref`.
+#[derive(Debug)]
+struct Report(Box<dyn std::error::Error + Send + Sync>);
+
+impl fmt::Display for Report {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.0, f)
+    }
+}
+
+impl std::ops::Deref for Report {
+    type Target = dyn std::error::Error + Send + Sync;
+    fn deref(&self) -> &Self::Target {
+        &*self.0
+    }
+}
+
+fn outer() -> Outer {
+    Outer {
+        source: std::io::Error::other("connection reset"),
+    }
+}
+
+#[trace(tracer = REPORTS.tracer, err)]
+fn boxed_dyn() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    Err(Box::new(outer()))
+}
+
+#[trace(tracer = REPORTS.tracer, err)]
+fn boxed_concrete() -> Result<(), Box<Outer>> {
+    Err(Box::new(outer()))
+}
+
+#[trace(tracer = REPORTS.tracer, err)]
+fn report() -> Result<(), Report> {
+    Err(Report(Box::new(outer())))
+}
+
+/// Boxed errors and error reports are recorded with their sources too, and a boxed concrete
+/// error by its own type's name.
+#[test]
+fn boxed_errors_and_reports_are_recorded_with_their_sources() {
+    assert!(boxed_dyn().is_err());
+    assert!(boxed_concrete().is_err());
+    assert!(report().is_err());
+    let spans = REPORTS.spans();
+    let message = "retrieval failed: connection reset";
+    assert_failed(named(&spans, "boxed_dyn"), "Error", message);
+    assert_failed(named(&spans, "boxed_concrete"), "Outer", message);
+    assert_failed(named(&spans, "report"), "Error", message);
+}
+
 static PANICS: Lazy = Lazy::new(Harness::new);
 
 #[trace(tracer = PANICS.tracer)]
