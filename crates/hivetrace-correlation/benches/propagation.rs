@@ -7,6 +7,9 @@
 //! - `ours_propagator`: `W3cPropagator` through the same adapters;
 //! - `ours_headermap`: `headers::inject_context` / `headers::extract_with_context`, into a
 //!   `Context` with OpenTelemetry `Baggage` (the same result as the SDK's);
+//! - `ours_headermap_trace_context_only` (trace context group): `headers::inject_span_context` /
+//!   `headers::extract_span_context`, which do what `TraceContextPropagator` does and no more
+//!   (`inject_context` / `extract_with_context` also handle baggage);
 //! - `ours_headermap_baggage_view`: the same, but baggage extracted as a `BaggageHeader`
 //!   (validated and indexed, decoded on read) instead of a `Baggage`.
 //!
@@ -110,6 +113,22 @@ fn bench(c: &mut Criterion) {
                 black_box(headers::extract_with_context(&parent, &map))
             })
         });
+        if !baggage {
+            // The same work as the SDK's `TraceContextPropagator` and no more: no `baggage`
+            // header is looked for.
+            group.bench_function("ours_headermap_trace_context_only", |b| {
+                let mut map = HeaderMap::with_capacity(8);
+                let parent = Context::new();
+                b.iter(|| {
+                    map.clear();
+                    headers::inject_span_context(black_box(&cx).span().span_context(), &mut map);
+                    black_box(match headers::extract_span_context(&map) {
+                        Some(sc) => parent.with_remote_span_context(sc),
+                        None => parent.clone(),
+                    })
+                })
+            });
+        }
         group.bench_function("ours_headermap_baggage_view", |b| {
             let mut map = HeaderMap::with_capacity(8);
             let parent = Context::new();
