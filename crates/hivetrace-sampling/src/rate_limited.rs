@@ -39,9 +39,12 @@ struct Gcra {
 
 impl Gcra {
     fn new(per_second: f64, burst: u32) -> Self {
+        // Rounded up, so the bucket never grants more than the rate (rounding to the nearest
+        // nanosecond turned 3e8/s into 3.3e8/s); below 1e6/s the interval is at least 1,000 ns
+        // and the rate it grants is within 0.1% of the one asked for.
         // `as` saturates: a rate so small that the interval overflows never refills,
         // which is as close as u64 nanoseconds get.
-        let interval = ((NANOS_PER_SECOND / per_second).round() as u64).max(1);
+        let interval = ((NANOS_PER_SECOND / per_second).ceil() as u64).max(1);
         Gcra {
             interval,
             tolerance: interval.saturating_mul(u64::from(burst)),
@@ -431,6 +434,15 @@ mod tests {
         assert!(!bucket.try_acquire(99_999_999));
         assert!(bucket.try_acquire(100_000_000));
         assert!(!bucket.try_acquire(100_000_000));
+    }
+
+    #[test]
+    fn a_rate_between_whole_nanosecond_intervals_is_never_exceeded() {
+        // 3e8/s is one token per 3.33 ns: over 1 µs, at most 300 and the burst of 1.
+        let bucket = Gcra::new(3e8, 1);
+        let granted = (0..1_000).filter(|&now| bucket.try_acquire(now)).count();
+        assert!(granted <= 301, "{granted} tokens in 1 µs at 3e8/s");
+        assert!(granted >= 250, "{granted} tokens in 1 µs at 3e8/s");
     }
 
     #[test]
