@@ -48,7 +48,10 @@
 //!
 //! Arguments are captured as `honeyhive_inputs.<name>` and the return value as
 //! `honeyhive_outputs.result` (the `Ok` value for a `Result`), through `serde::Serialize` when
-//! the type has it, else `Debug`, else not at all. **Nothing is serialized or formatted unless
+//! the type has it, else `Debug`, else not at all. A macro sees no types, only their names: a
+//! return type whose last path segment is `Result` is taken to be `std::result::Result` or an
+//! alias of it. A type of your own named `Result` therefore needs another name at the
+//! function (`use crate::eval::Result as Verdict;`) or `capture(outputs = false)`. **Nothing is serialized or formatted unless
 //! the span is recording.** A panic ends the span with an error and keeps unwinding. An
 //! `async fn`'s span is attached to its future, so concurrent tasks nest under the right parent.
 //!
