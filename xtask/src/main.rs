@@ -1,7 +1,8 @@
 //! hivetrace's own automation.
 //!
-//! `cargo xtask ci` runs, in order: rustfmt check, clippy with `-D warnings`, the workspace
-//! tests with all features, rustdoc with `-D warnings`, and the `quickstart` example, checking
+//! `cargo xtask ci` runs, in order: rustfmt check, clippy with `-D warnings` (all features,
+//! then each crate without its default features and the facade with each optional crate on
+//! its own: [`FEATURE_SETS`]), the workspace tests with all features, rustdoc with `-D warnings`, and the `quickstart` example, checking
 //! that it exits 0 and wrote spans to its local trace file, then the other examples (each exits
 //! non-zero when it did not see what it demonstrates).
 //! `cargo xtask bench` runs the criterion benches of every crate.
@@ -72,6 +73,16 @@ fn ci() -> Result<(), String> {
             "warnings",
         ]),
     )?;
+    for (package, features) in FEATURE_SETS {
+        let mut cmd = cargo();
+        cmd.args(["clippy", "--quiet", "--lib", "--package", package])
+            .arg("--no-default-features");
+        if !features.is_empty() {
+            cmd.args(["--features", features]);
+        }
+        cmd.args(["--", "-D", "warnings"]);
+        run(&format!("features: {package} [{features}]"), &mut cmd)?;
+    }
     run(
         "test",
         cargo().args(["test", "--workspace", "--all-features", "--no-fail-fast"]),
@@ -101,6 +112,28 @@ fn ci() -> Result<(), String> {
     }
     Ok(())
 }
+
+/// Feature sets that must build warning-free on their own, besides `--all-features`: each
+/// crate without its defaults, and the facade with each optional crate alone (and with the
+/// features that reach into it), so a `cfg` that only holds with every feature on is caught.
+const FEATURE_SETS: [(&str, &str); 16] = [
+    ("hivetrace-core", ""),
+    ("hivetrace-correlation", ""),
+    ("hivetrace-metrics", ""),
+    ("hivetrace-metrics", "http"),
+    ("hivetrace-resilience", ""),
+    ("hivetrace-routing", ""),
+    ("hivetrace-sampling", ""),
+    ("hivetrace", ""),
+    ("hivetrace", "sampling"),
+    ("hivetrace", "correlation"),
+    ("hivetrace", "correlation,tower"),
+    ("hivetrace", "resilience"),
+    ("hivetrace", "resilience,tower,tokio,prometheus"),
+    ("hivetrace", "metrics"),
+    ("hivetrace", "metrics-server"),
+    ("hivetrace", "routing,tower"),
+];
 
 /// The examples CI runs besides the quickstart: each exits 0 only when it saw what it
 /// demonstrates.
