@@ -15,7 +15,7 @@
 use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -106,7 +106,39 @@ struct Shared {
     counters: Counters,
     export_signalled: AtomicBool,
     shut_down: AtomicBool,
+    /// Set once the shutdown is over (the export thread has answered it, or the caller stopped
+    /// waiting): a shutdown called meanwhile waits for it, rather than returning before the
+    /// spans are exported.
+    shutdown_over: Mutex<bool>,
+    shutdown_over_changed: Condvar,
     batch_size: usize,
+}
+
+impl Shared {
+    fn end_shutdown(&self) {
+        *self
+            .shutdown_over
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = true;
+        self.shutdown_over_changed.notify_all();
+    }
+
+    /// Waits, within `timeout`, for a shutdown another caller started.
+    fn await_shutdown(&self, timeout: Duration) -> OTelSdkResult {
+        let over = self
+            .shutdown_over
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let (over, _) = self
+            .shutdown_over_changed
+            .wait_timeout_while(over, timeout, |over| !*over)
+            .unwrap_or_else(PoisonError::into_inner);
+        if *over {
+            Ok(())
+        } else {
+            Err(OTelSdkError::Timeout(timeout))
+        }
+    }
 }
 
 /// The processor handed to the SDK provider. Clones share one pipeline: the tracer keeps one
@@ -155,6 +187,8 @@ impl HivetraceProcessor {
             counters: Counters::default(),
             export_signalled: AtomicBool::new(false),
             shut_down: AtomicBool::new(false),
+            shutdown_over: Mutex::new(false),
+            shutdown_over_changed: Condvar::new(),
             batch_size: batch.batch_size(),
         });
         let (control, inbox) = mpsc::channel();
@@ -222,11 +256,18 @@ impl HivetraceProcessor {
         self.request(Control::Flush, self.inner.flush_timeout)
     }
 
-    /// Exports what is queued and stops the export thread, within `timeout`. Idempotent.
+    /// Exports what is queued and stops the export thread, within `timeout`. Idempotent: a
+    /// call while another runs waits for it (within `timeout`), later calls return `Ok(())`.
     pub(crate) fn shutdown(&self, timeout: Duration) -> OTelSdkResult {
         if self.inner.shared.shut_down.swap(true, Ordering::AcqRel) {
-            return Ok(());
+            return self.inner.shared.await_shutdown(timeout);
         }
+        let result = self.run_shutdown(timeout);
+        self.inner.shared.end_shutdown();
+        result
+    }
+
+    fn run_shutdown(&self, timeout: Duration) -> OTelSdkResult {
         let started = Instant::now();
         let result = self.request(Control::Shutdown, timeout);
         // Join only a thread that has answered: a wedged exporter must not wedge the caller.
@@ -327,6 +368,7 @@ impl Worker {
                     let result = self.export_and_report();
                     let closed = contain_panic("shutdown", &self.exporter, |e| e.shutdown());
                     let _ = reply.send(result.and(closed));
+                    self.shared.end_shutdown();
                     return;
                 }
                 Err(RecvTimeoutError::Timeout) => {

@@ -179,7 +179,8 @@ impl Tracer {
     }
 
     /// Exports what is queued and stops the export thread, within the flush timeout.
-    /// Idempotent: later calls return `Ok(())`. Spans ended afterwards are counted as dropped.
+    /// Idempotent: a call while another runs waits for it to finish (within the flush timeout),
+    /// later calls return `Ok(())`. Spans ended afterwards are counted as dropped.
     pub fn shutdown(&self) -> Result<()> {
         let timeout = self.inner.flush_timeout;
         let result = sdk_result("shutdown", timeout, self.inner.pipeline.shutdown(timeout));

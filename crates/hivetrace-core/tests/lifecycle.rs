@@ -505,3 +505,68 @@ fn shutdown_returns_within_its_timeout_when_the_exporter_is_slow_to_drop() {
     shut.expect("the exporter shut down; only its drop is slow");
     assert_eq!(tracer.stats().exported, 1);
 }
+
+/// An exporter that says when an export has started, then waits until the test opens the
+/// gate (or a minute passes).
+#[derive(Debug)]
+struct GatedExporter {
+    entered: std::sync::Mutex<std::sync::mpsc::Sender<()>>,
+    gate: std::sync::Mutex<std::sync::mpsc::Receiver<()>>,
+}
+
+impl opentelemetry_sdk::trace::SpanExporter for GatedExporter {
+    async fn export(
+        &self,
+        _batch: Vec<opentelemetry_sdk::trace::SpanData>,
+    ) -> opentelemetry_sdk::error::OTelSdkResult {
+        if let Ok(entered) = self.entered.lock() {
+            let _ = entered.send(());
+        }
+        if let Ok(gate) = self.gate.lock() {
+            let _ = gate.recv_timeout(Duration::from_secs(60));
+        }
+        Ok(())
+    }
+}
+
+#[test]
+fn a_shutdown_racing_another_returns_once_the_spans_are_exported() {
+    let (entered, export_started) = std::sync::mpsc::channel();
+    let (open, gate) = std::sync::mpsc::channel::<()>();
+    let tracer = Tracer::builder()
+        .exporter(Exporter::custom(GatedExporter {
+            entered: std::sync::Mutex::new(entered),
+            gate: std::sync::Mutex::new(gate),
+        }))
+        .batch(BatchConfig::default().scheduled_delay(Duration::from_secs(3600)))
+        .flush_timeout(Duration::from_secs(30))
+        .build()
+        .expect("the tracer builds");
+    tracer.span("a").start().end();
+
+    let first = {
+        let tracer = tracer.clone();
+        std::thread::spawn(move || tracer.shutdown())
+    };
+    export_started
+        .recv_timeout(Duration::from_secs(10))
+        .expect("the first shutdown reached the exporter");
+    // The export finishes a moment after the second shutdown has started.
+    let opener = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(300));
+        drop(open);
+    });
+    let second = tracer.shutdown();
+    let stats = tracer.stats();
+    assert_eq!(
+        (stats.exported, stats.queued),
+        (1, 0),
+        "the second shutdown returned {second:?} before the first had exported: {stats:?}"
+    );
+    second.expect("the second shutdown succeeds");
+    first
+        .join()
+        .expect("the first shutdown does not panic")
+        .expect("the first shutdown succeeds");
+    opener.join().expect("the opener does not panic");
+}
