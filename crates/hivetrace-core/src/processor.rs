@@ -16,7 +16,7 @@ use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
-use std::thread::JoinHandle;
+use std::thread::{JoinHandle, ThreadId};
 use std::time::{Duration, Instant};
 
 use crossbeam_queue::ArrayQueue;
@@ -155,6 +155,9 @@ struct Pipeline {
     /// The export thread, and a channel that disconnects when it has ended (its exporter
     /// dropped).
     worker: Mutex<Option<(JoinHandle<()>, mpsc::Receiver<()>)>>,
+    /// The export thread's id: there, a flush or shutdown must not wait for an answer it
+    /// would have to give itself (a handle dropped by code an exporter runs).
+    worker_id: ThreadId,
     flush_timeout: Duration,
     /// Hooks called on start and end with no copy of the span (the SDK would clone it for
     /// each extra processor).
@@ -212,10 +215,12 @@ impl HivetraceProcessor {
                 exporter: "batch",
                 reason: format!("could not start the export thread: {e}"),
             })?;
+        let worker_id = handle.thread().id();
         Ok(HivetraceProcessor {
             inner: Arc::new(Pipeline {
                 shared,
                 control,
+                worker_id,
                 worker: Mutex::new(Some((handle, worker_ended))),
                 flush_timeout,
                 observers: observers.into_boxed_slice(),
@@ -230,6 +235,10 @@ impl HivetraceProcessor {
 
     pub(crate) fn is_shut_down(&self) -> bool {
         self.inner.shared.shut_down.load(Ordering::Acquire)
+    }
+
+    fn on_export_thread(&self) -> bool {
+        std::thread::current().id() == self.inner.worker_id
     }
 
     fn request(
@@ -253,14 +262,35 @@ impl HivetraceProcessor {
         if self.is_shut_down() {
             return Err(OTelSdkError::AlreadyShutdown);
         }
+        if self.on_export_thread() {
+            return Err(OTelSdkError::InternalFailure(
+                "flush called from inside an export, which the export thread cannot wait for"
+                    .into(),
+            ));
+        }
         self.request(Control::Flush, self.inner.flush_timeout)
     }
 
     /// Exports what is queued and stops the export thread, within `timeout`. Idempotent: a
     /// call while another runs waits for it (within `timeout`), later calls return `Ok(())`.
     pub(crate) fn shutdown(&self, timeout: Duration) -> OTelSdkResult {
+        let on_export_thread = self.on_export_thread();
         if self.inner.shared.shut_down.swap(true, Ordering::AcqRel) {
+            if on_export_thread {
+                // The shutdown under way waits for this thread: waiting here would deadlock.
+                return Ok(());
+            }
             return self.inner.shared.await_shutdown(timeout);
+        }
+        if on_export_thread {
+            // Called by code the exporter runs (the last handle dropped there): the thread
+            // exports the queue and stops once the current export returns.
+            let (reply, _) = mpsc::sync_channel(1);
+            let _ = self.inner.control.send(Control::Shutdown(reply));
+            return Err(OTelSdkError::InternalFailure(
+                "shutdown called from inside an export: the queue is exported once it returns"
+                    .into(),
+            ));
         }
         let result = self.run_shutdown(timeout);
         self.inner.shared.end_shutdown();

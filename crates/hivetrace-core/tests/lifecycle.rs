@@ -570,3 +570,74 @@ fn a_shutdown_racing_another_returns_once_the_spans_are_exported() {
         .expect("the first shutdown succeeds");
     opener.join().expect("the opener does not panic");
 }
+
+/// An exporter holding a tracer handle, which it drops during its first export: the way a
+/// helper traced inside an exporter can hold the last handle to a tracer (the global one,
+/// uninstalled meanwhile). It reports how long that drop took, and whether it was shut down.
+#[derive(Debug)]
+struct DropsHandleInExport {
+    handle: std::sync::Arc<std::sync::Mutex<Option<Tracer>>>,
+    dropped: std::sync::Mutex<std::sync::mpsc::Sender<Duration>>,
+    shut_down: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl opentelemetry_sdk::trace::SpanExporter for DropsHandleInExport {
+    async fn export(
+        &self,
+        _batch: Vec<opentelemetry_sdk::trace::SpanData>,
+    ) -> opentelemetry_sdk::error::OTelSdkResult {
+        let handle = self.handle.lock().ok().and_then(|mut h| h.take());
+        if let Some(handle) = handle {
+            let started = Instant::now();
+            drop(handle);
+            if let Ok(dropped) = self.dropped.lock() {
+                let _ = dropped.send(started.elapsed());
+            }
+        }
+        Ok(())
+    }
+
+    fn shutdown_with_timeout(&self, _timeout: Duration) -> opentelemetry_sdk::error::OTelSdkResult {
+        self.shut_down.store(true, Ordering::SeqCst);
+        Ok(())
+    }
+}
+
+#[test]
+fn the_last_handle_dropped_on_the_export_thread_does_not_wait_for_itself() {
+    let handle = std::sync::Arc::new(std::sync::Mutex::new(None));
+    let shut_down = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let (dropped, drop_took) = std::sync::mpsc::channel();
+    let tracer = Tracer::builder()
+        .exporter(Exporter::custom(DropsHandleInExport {
+            handle: std::sync::Arc::clone(&handle),
+            dropped: std::sync::Mutex::new(dropped),
+            shut_down: std::sync::Arc::clone(&shut_down),
+        }))
+        .batch(
+            BatchConfig::default()
+                .max_export_batch_size(1)
+                .scheduled_delay(Duration::from_secs(3600)),
+        )
+        .flush_timeout(Duration::from_secs(60))
+        .build()
+        .expect("the tracer builds");
+    let span = tracer.span("a").start();
+    *handle.lock().expect("the slot is not poisoned") = Some(tracer.clone());
+    drop(tracer);
+    // A full batch: the export thread exports it and drops the last handle there.
+    drop(span);
+
+    let took = drop_took
+        .recv_timeout(Duration::from_secs(10))
+        .expect("dropping the last handle on the export thread returns, not waiting on itself");
+    assert!(took < Duration::from_secs(10), "the drop took {took:?}");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !shut_down.load(Ordering::SeqCst) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert!(
+        shut_down.load(Ordering::SeqCst),
+        "the export thread shuts the exporter down once the export has returned"
+    );
+}
