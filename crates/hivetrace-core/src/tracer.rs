@@ -5,7 +5,7 @@ use std::fmt;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry::{Context, InstrumentationScope, KeyValue};
@@ -97,10 +97,24 @@ impl Drop for Inner {
     fn drop(&mut self) {
         // Bounded; the provider itself shuts down (other processors included) when its last
         // clone, here or in spans still alive, is dropped.
-        let _ = self.pipeline.shutdown(self.flush_timeout);
+        let _ = self.shutdown();
+    }
+}
+
+impl Inner {
+    /// Shuts the pipeline down, then the builder's other processors one by one, all within
+    /// the one flush timeout: each processor gets what time is left.
+    ///
+    /// The provider is left running, so spans ended later still reach our processor and are
+    /// counted as dropped.
+    fn shutdown(&self) -> OTelSdkResult {
+        let started = Instant::now();
+        let result = self.pipeline.shutdown(self.flush_timeout);
         for processor in &self.extra_processors {
-            let _ = processor.shutdown_with_timeout(self.flush_timeout);
+            let left = self.flush_timeout.saturating_sub(started.elapsed());
+            let _ = processor.shutdown_with_timeout(left);
         }
+        result
     }
 }
 
@@ -182,14 +196,7 @@ impl Tracer {
     /// Idempotent: a call while another runs waits for it to finish (within the flush timeout),
     /// later calls return `Ok(())`. Spans ended afterwards are counted as dropped.
     pub fn shutdown(&self) -> Result<()> {
-        let timeout = self.inner.flush_timeout;
-        let result = sdk_result("shutdown", timeout, self.inner.pipeline.shutdown(timeout));
-        // The builder's other processors are shut down too, one by one: the provider is left
-        // running, so spans ended later still reach our processor and are counted as dropped.
-        for processor in &self.inner.extra_processors {
-            let _ = processor.shutdown_with_timeout(timeout);
-        }
-        result
+        sdk_result("shutdown", self.inner.flush_timeout, self.inner.shutdown())
     }
 
     /// Makes this tracer the process's global one: for spans started without a tracer (the

@@ -641,3 +641,59 @@ fn the_last_handle_dropped_on_the_export_thread_does_not_wait_for_itself() {
         "the export thread shuts the exporter down once the export has returned"
     );
 }
+
+/// A span processor whose shutdown takes all the time it is given, like a batch processor
+/// in front of a backend that does not answer. It keeps the timeouts it was given.
+#[derive(Debug, Default, Clone)]
+struct TakesItsTime {
+    given: std::sync::Arc<std::sync::Mutex<Vec<Duration>>>,
+}
+
+impl opentelemetry_sdk::trace::SpanProcessor for TakesItsTime {
+    fn on_start(&self, _span: &mut opentelemetry_sdk::trace::Span, _cx: &opentelemetry::Context) {}
+
+    fn on_end(&self, _span: opentelemetry_sdk::trace::SpanData) {}
+
+    fn force_flush(&self) -> opentelemetry_sdk::error::OTelSdkResult {
+        Ok(())
+    }
+
+    fn shutdown_with_timeout(&self, timeout: Duration) -> opentelemetry_sdk::error::OTelSdkResult {
+        if let Ok(mut given) = self.given.lock() {
+            given.push(timeout);
+        }
+        std::thread::sleep(timeout);
+        Err(opentelemetry_sdk::error::OTelSdkError::Timeout(timeout))
+    }
+}
+
+#[test]
+fn shutdown_with_span_processors_stays_within_the_one_flush_timeout() {
+    let (hanging, release) = HangingExporter::new();
+    let extra = TakesItsTime::default();
+    let flush_timeout = Duration::from_millis(500);
+    let tracer = Tracer::builder()
+        .exporter(Exporter::custom(hanging))
+        .span_processor(extra.clone())
+        .span_processor(extra.clone())
+        .flush_timeout(flush_timeout)
+        .build()
+        .expect("the tracer builds");
+    tracer.span("stuck").start().end();
+
+    let started = Instant::now();
+    let shut = tracer.shutdown();
+    let took = started.elapsed();
+    drop(release);
+    assert!(
+        matches!(shut, Err(Error::Timeout { .. })),
+        "expected a timeout, got {shut:?}"
+    );
+    let given = extra.given.lock().expect("not poisoned").clone();
+    assert_eq!(given.len(), 2, "each processor is shut down");
+    assert!(
+        given.iter().all(|t| *t < flush_timeout / 2),
+        "the export thread used the whole timeout, yet the processors were given {given:?}"
+    );
+    assert!(took < flush_timeout * 2, "shutdown took {took:?}");
+}
