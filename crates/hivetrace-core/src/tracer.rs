@@ -102,6 +102,37 @@ impl Drop for Inner {
 }
 
 impl Inner {
+    /// Flushes the builder's span processors within `left`. Their `force_flush` takes no
+    /// timeout, so it runs on a thread of its own, waited for no longer than that.
+    fn flush_extra_processors(&self, left: Duration) -> OTelSdkResult {
+        if self.extra_processors.is_empty() {
+            return Ok(());
+        }
+        if left.is_zero() {
+            return Err(OTelSdkError::Timeout(left));
+        }
+        let processors = self.extra_processors.clone();
+        let (reply, answer) = std::sync::mpsc::sync_channel(1);
+        std::thread::Builder::new()
+            .name("hivetrace-flush".into())
+            .spawn(move || {
+                let mut result = Ok(());
+                for processor in &processors {
+                    let flushed = processor.force_flush();
+                    if result.is_ok() {
+                        result = flushed;
+                    }
+                }
+                let _ = reply.send(result);
+            })
+            .map_err(|e| {
+                OTelSdkError::InternalFailure(format!("could not start a flush thread: {e}"))
+            })?;
+        answer
+            .recv_timeout(left)
+            .unwrap_or(Err(OTelSdkError::Timeout(left)))
+    }
+
     /// Shuts the pipeline down, then the builder's other processors one by one, all within
     /// the one flush timeout: each processor gets what time is left.
     ///
@@ -182,14 +213,20 @@ impl Tracer {
     }
 
     /// Exports every span ended so far, then flushes the exporter itself (a file's buffer, a
-    /// resilient exporter's backlog). Returns within the flush timeout, from any thread
-    /// (a tokio worker of either flavour included); an error says what failed or that time ran out.
+    /// resilient exporter's backlog) and the span processors added to the builder. Returns
+    /// within the flush timeout, from any thread (a tokio worker of either flavour included);
+    /// an error says what failed or that time ran out.
     pub fn force_flush(&self) -> Result<()> {
-        sdk_result(
-            "flush",
-            self.inner.flush_timeout,
-            self.inner.pipeline.flush(),
-        )
+        let timeout = self.inner.flush_timeout;
+        let started = Instant::now();
+        let result = match self.inner.pipeline.flush() {
+            Err(OTelSdkError::AlreadyShutdown) => Err(OTelSdkError::AlreadyShutdown),
+            flushed => flushed.and(
+                self.inner
+                    .flush_extra_processors(timeout.saturating_sub(started.elapsed())),
+            ),
+        };
+        sdk_result("flush", timeout, result)
     }
 
     /// Exports what is queued and stops the export thread, within the flush timeout.

@@ -416,6 +416,7 @@ fn spans_being_exported_are_still_accounted_for() {
 struct CountingProcessor {
     ended: std::sync::Arc<std::sync::atomic::AtomicUsize>,
     shutdowns: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    flushes: std::sync::Arc<std::sync::atomic::AtomicUsize>,
 }
 
 impl opentelemetry_sdk::trace::SpanProcessor for CountingProcessor {
@@ -426,6 +427,7 @@ impl opentelemetry_sdk::trace::SpanProcessor for CountingProcessor {
     }
 
     fn force_flush(&self) -> opentelemetry_sdk::error::OTelSdkResult {
+        self.flushes.fetch_add(1, Ordering::SeqCst);
         Ok(())
     }
 
@@ -696,4 +698,23 @@ fn shutdown_with_span_processors_stays_within_the_one_flush_timeout() {
         "the export thread used the whole timeout, yet the processors were given {given:?}"
     );
     assert!(took < flush_timeout * 2, "shutdown took {took:?}");
+}
+
+#[test]
+fn force_flush_flushes_the_builders_span_processors_too() {
+    let extra = CountingProcessor::default();
+    let exporter = RecordingExporter::default();
+    let tracer = Tracer::builder()
+        .exporter(exporter.to_exporter())
+        .span_processor(extra.clone())
+        .build()
+        .expect("the tracer builds");
+    tracer.span("a").start().end();
+    tracer.force_flush().expect("the flush succeeds");
+    assert_eq!(exporter.names(), vec!["a"]);
+    assert_eq!(
+        extra.flushes.load(Ordering::SeqCst),
+        1,
+        "a processor the user added (a batch processor to another backend, say) is flushed"
+    );
 }
