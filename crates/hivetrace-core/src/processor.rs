@@ -300,10 +300,11 @@ impl HivetraceProcessor {
     fn run_shutdown(&self, timeout: Duration) -> OTelSdkResult {
         let started = Instant::now();
         let result = self.request(Control::Shutdown, timeout);
-        // Join only a thread that has answered: a wedged exporter must not wedge the caller.
+        // Join only a thread that has answered (whatever its answer, a failed last export
+        // included): a wedged exporter must not wedge the caller.
         // It drops the exporter after answering, and a drop may block too (a tokio runtime
         // the exporter owns waits for its blocking tasks): that wait stays within `timeout`.
-        if result.is_ok()
+        if !matches!(result, Err(OTelSdkError::Timeout(_)))
             && let Ok(mut worker) = self.inner.worker.lock()
             && let Some((handle, ended)) = worker.take()
         {

@@ -508,6 +508,51 @@ fn shutdown_returns_within_its_timeout_when_the_exporter_is_slow_to_drop() {
     assert_eq!(tracer.stats().exported, 1);
 }
 
+/// An exporter whose exports fail, and which says when it has been dropped, after a drop
+/// that takes a moment (a runtime winding down).
+#[derive(Debug)]
+struct FailsThenDropsSlowly(std::sync::Arc<std::sync::atomic::AtomicBool>);
+
+impl opentelemetry_sdk::trace::SpanExporter for FailsThenDropsSlowly {
+    async fn export(
+        &self,
+        _batch: Vec<opentelemetry_sdk::trace::SpanData>,
+    ) -> opentelemetry_sdk::error::OTelSdkResult {
+        Err(opentelemetry_sdk::error::OTelSdkError::InternalFailure(
+            "the collector refused the batch".into(),
+        ))
+    }
+}
+
+impl Drop for FailsThenDropsSlowly {
+    fn drop(&mut self) {
+        std::thread::sleep(Duration::from_millis(300));
+        self.0.store(true, Ordering::SeqCst);
+    }
+}
+
+#[test]
+fn a_shutdown_whose_last_export_fails_still_waits_for_the_export_thread_to_end() {
+    let dropped = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let tracer = Tracer::builder()
+        .exporter(Exporter::custom(FailsThenDropsSlowly(
+            std::sync::Arc::clone(&dropped),
+        )))
+        .flush_timeout(Duration::from_secs(10))
+        .build()
+        .expect("the tracer builds");
+    tracer.span("refused").start().end();
+    assert!(tracer.shutdown().is_err(), "the last export failed");
+    // The thread answered: shutdown waits for it to end (within its timeout), so nothing of
+    // the tracer is still running when it returns, whatever the answer was.
+    assert!(
+        dropped.load(Ordering::SeqCst),
+        "shutdown returned while the export thread was still dropping the exporter"
+    );
+    let stats = tracer.stats();
+    assert_eq!((stats.exported, stats.export_errors), (0, 1), "{stats:?}");
+}
+
 /// An exporter that says when an export has started, then waits until the test opens the
 /// gate (or a minute passes).
 #[derive(Debug)]
