@@ -20,6 +20,15 @@ fn tracer_to(exporter: &RecordingExporter) -> Tracer {
         .expect("the tracer builds")
 }
 
+/// A tracer to `exporter` with `extra` added as a span processor of the builder's.
+fn tracer_with_processor(exporter: &RecordingExporter, extra: &CountingProcessor) -> Tracer {
+    Tracer::builder()
+        .exporter(exporter.to_exporter())
+        .span_processor(extra.clone())
+        .build()
+        .expect("the tracer builds")
+}
+
 #[test]
 fn shutdown_is_idempotent_and_flush_after_it_fails() {
     let exporter = RecordingExporter::default();
@@ -441,11 +450,7 @@ impl opentelemetry_sdk::trace::SpanProcessor for CountingProcessor {
 fn with_extra_processors_a_span_ended_after_shutdown_is_still_counted_as_dropped() {
     let extra = CountingProcessor::default();
     let exporter = RecordingExporter::default();
-    let tracer = Tracer::builder()
-        .exporter(exporter.to_exporter())
-        .span_processor(extra.clone())
-        .build()
-        .expect("the tracer builds");
+    let tracer = tracer_with_processor(&exporter, &extra);
     tracer.span("on time").start().end();
     let late = tracer.span("late").start();
     tracer.shutdown().expect("shutdown succeeds");
@@ -749,11 +754,7 @@ fn shutdown_with_span_processors_stays_within_the_one_flush_timeout() {
 fn force_flush_flushes_the_builders_span_processors_too() {
     let extra = CountingProcessor::default();
     let exporter = RecordingExporter::default();
-    let tracer = Tracer::builder()
-        .exporter(exporter.to_exporter())
-        .span_processor(extra.clone())
-        .build()
-        .expect("the tracer builds");
+    let tracer = tracer_with_processor(&exporter, &extra);
     tracer.span("a").start().end();
     tracer.force_flush().expect("the flush succeeds");
     assert_eq!(exporter.names(), vec!["a"]);

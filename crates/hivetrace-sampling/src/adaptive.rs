@@ -538,14 +538,19 @@ mod tests {
     use super::*;
     use crate::clock::ManualClock;
 
-    #[test]
-    fn first_roll_jumps_to_the_measured_probability_then_steps_are_bounded() {
-        let clock = ManualClock::new();
-        let sampler = AdaptiveSampler::builder(10.0)
+    /// A sampler aiming at 10 spans per second that follows each window's rate unsmoothed.
+    fn unsmoothed(clock: &ManualClock) -> AdaptiveSampler {
+        AdaptiveSampler::builder(10.0)
             .smoothing(1.0)
             .clock(clock.clone())
             .build()
-            .expect("valid config");
+            .expect("valid config")
+    }
+
+    #[test]
+    fn first_roll_jumps_to_the_measured_probability_then_steps_are_bounded() {
+        let clock = ManualClock::new();
+        let sampler = unsmoothed(&clock);
         let inner = &*sampler.inner;
         let spans = |n: u64| {
             for i in 0..n {
@@ -673,11 +678,7 @@ mod tests {
     #[test]
     fn a_window_ending_past_the_clock_range_never_closes() {
         let clock = ManualClock::new();
-        let sampler = AdaptiveSampler::builder(10.0)
-            .smoothing(1.0)
-            .clock(clock.clone())
-            .build()
-            .expect("valid config");
+        let sampler = unsmoothed(&clock);
         for _ in 0..1000 {
             decide_root(&sampler);
             clock.advance(Duration::from_millis(1));
