@@ -305,6 +305,20 @@ impl TracerBuilder {
     /// When the [local trace file](Self::file) is rotated and how many full files are kept;
     /// default 100 MiB and 3 (see [`FileRotation`]), or `HH_TRACE_FILE_MAX_BYTES` and
     /// `HH_TRACE_FILE_KEEP`. Used only when spans go to a file.
+    ///
+    /// ```
+    /// use hivetrace_core::{FileRotation, Tracer};
+    /// # fn main() -> Result<(), hivetrace_core::Error> {
+    /// # let dir = tempfile::tempdir().map_err(|e| hivetrace_core::Error::File { path: ".".into(), source: e })?;
+    /// # let path = dir.path().join("traces.jsonl");
+    /// // At most 10 MiB now and 5 × 10 MiB of older spans.
+    /// let tracer = Tracer::builder()
+    ///     .file(&path)
+    ///     .file_rotation(FileRotation::new(10 * 1024 * 1024, 5)?)
+    ///     .build()?;
+    /// # tracer.shutdown()?;
+    /// # Ok(()) }
+    /// ```
     pub fn file_rotation(mut self, rotation: FileRotation) -> Self {
         self.file_rotation = Some(rotation);
         self
@@ -606,22 +620,22 @@ impl TracerBuilder {
         // which wins over hivetrace's fallbacks.
         let service_name = match service_name {
             Some(name) => name,
-            None => env_resource_attributes
-                .iter()
-                .find(|kv| kv.key.as_str() == crate::conventions::otel::SERVICE_NAME)
-                .map(|kv| kv.value.as_str().into_owned())
-                .or_else(|| project.clone())
-                .unwrap_or_else(|| "unknown_service".to_owned()),
+            None => resource_value(
+                &env_resource_attributes,
+                crate::conventions::otel::SERVICE_NAME,
+            )
+            .or_else(|| project.clone())
+            .unwrap_or_else(|| "unknown_service".to_owned()),
         };
         // Likewise the source, which the tracer writes as `deployment.environment.name`: a
         // value in OTEL_RESOURCE_ATTRIBUTES is not overwritten by the default.
         let source = match source {
             Some(source) => source,
-            None => env_resource_attributes
-                .iter()
-                .find(|kv| kv.key.as_str() == crate::conventions::otel::DEPLOYMENT_ENVIRONMENT)
-                .map(|kv| kv.value.as_str().into_owned())
-                .unwrap_or_else(|| DEFAULT_SOURCE.to_owned()),
+            None => resource_value(
+                &env_resource_attributes,
+                crate::conventions::otel::DEPLOYMENT_ENVIRONMENT,
+            )
+            .unwrap_or_else(|| DEFAULT_SOURCE.to_owned()),
         };
         let resource_attributes = std::mem::take(&mut self.resource_attributes);
 
@@ -731,26 +745,21 @@ impl TracerBuilder {
     /// `HH_TRACE_FILE_MAX_BYTES` (`0`: never) and `HH_TRACE_FILE_KEEP` over the defaults.
     fn file_rotation_from_env(&self) -> Result<FileRotation> {
         use vars::*;
-        let default = FileRotation::default();
         let max_bytes = match self.var(HH_TRACE_FILE_MAX_BYTES) {
-            Some((name, v)) => v.trim().parse::<u64>().map_err(|_| {
-                Error::invalid(
-                    name,
-                    &v,
-                    "expected a whole number of bytes, such as 104857600 (0 never rotates)",
-                )
-            })?,
+            Some((name, v)) => env::whole::<u64>(
+                name,
+                &v,
+                "expected a whole number of bytes, such as 104857600 (0 never rotates)",
+            )?,
             None => FileRotation::DEFAULT_MAX_BYTES,
         };
         let keep = match self.var(HH_TRACE_FILE_KEEP) {
-            Some((name, v)) => v.trim().parse::<u32>().map_err(|_| {
-                Error::invalid(
-                    name,
-                    &v,
-                    format!("expected a whole number of files from 0 to {}", u32::MAX),
-                )
-            })?,
-            None => default.keep(),
+            Some((name, v)) => env::whole::<u32>(
+                name,
+                &v,
+                &format!("expected a whole number of files from 0 to {}", u32::MAX),
+            )?,
+            None => FileRotation::DEFAULT_KEEP,
         };
         if max_bytes == 0 {
             return Ok(FileRotation::NEVER);
@@ -767,6 +776,14 @@ impl TracerBuilder {
             HONEYHIVE_TRACES_PATH,
         )))
     }
+}
+
+/// The value of `key` among `attributes`, as a string.
+fn resource_value(attributes: &[KeyValue], key: &str) -> Option<String> {
+    attributes
+        .iter()
+        .find(|kv| kv.key.as_str() == key)
+        .map(|kv| kv.value.as_str().into_owned())
 }
 
 /// `base` with `suffix` added to its path (not after a query string or fragment).

@@ -38,6 +38,14 @@ pub(crate) fn millis(name: &str, value: &str) -> Result<Duration> {
         })
 }
 
+/// A whole number of the type's range; `expected` says what was wanted when it is not one.
+pub(crate) fn whole<T: std::str::FromStr>(name: &str, value: &str, expected: &str) -> Result<T> {
+    value
+        .trim()
+        .parse::<T>()
+        .map_err(|_| Error::invalid(name, value, expected))
+}
+
 /// A positive count.
 pub(crate) fn count(name: &str, value: &str) -> Result<usize> {
     match value.trim().parse::<usize>() {

@@ -87,6 +87,7 @@ pub use conventions::{Conventions, Section};
 pub use enrich::{EnrichKey, EnrichValue, Enrichment, enrich_session, enrich_span};
 pub use error::{Error, Result};
 pub use event_type::{EventType, ParseEventTypeError};
+pub use exporter::FileRotation;
 pub use instrument::{Instrument, Instrumented, WithContext};
 pub use observer::SpanObserver;
 pub use processor::BatchConfig;
