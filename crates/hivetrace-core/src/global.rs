@@ -24,12 +24,20 @@ pub(crate) fn get() -> Option<Tracer> {
     }
 }
 
+/// Puts `tracer` in the slot and returns the previous one. Installing a tracer also makes its
+/// provider OpenTelemetry's global one, under the same lock, so two concurrent installs cannot
+/// leave `opentelemetry::global` on one tracer and the slot on the other.
 pub(crate) fn replace(tracer: Option<Tracer>) -> Option<Tracer> {
-    let old = match GLOBAL.write() {
-        Ok(mut slot) => std::mem::replace(&mut *slot, tracer),
-        Err(poisoned) => std::mem::replace(&mut *poisoned.into_inner(), tracer),
+    let mut slot = match GLOBAL.write() {
+        Ok(slot) => slot,
+        Err(poisoned) => poisoned.into_inner(),
     };
+    if let Some(tracer) = &tracer {
+        opentelemetry::global::set_tracer_provider(tracer.provider().clone());
+    }
+    let old = std::mem::replace(&mut *slot, tracer);
     GENERATION.fetch_add(1, Ordering::AcqRel);
+    drop(slot);
     old
 }
 

@@ -243,7 +243,6 @@ impl Tracer {
     /// The global slot holds a clone, so dropping your handle no longer shuts the tracer down:
     /// call [`shutdown`](Tracer::shutdown) (or [`Tracer::uninstall_global`]) before exiting.
     pub fn install_global(&self) -> Option<Tracer> {
-        opentelemetry::global::set_tracer_provider(self.inner.provider.clone());
         crate::global::replace(Some(self.clone()))
     }
 
@@ -253,6 +252,10 @@ impl Tracer {
     }
 
     /// Removes the global tracer and returns it.
+    ///
+    /// OpenTelemetry's global provider is left as it is, since other code may have replaced
+    /// it since: spans started through `opentelemetry::global` still go to the removed tracer
+    /// until its shutdown, or until you set another provider there.
     pub fn uninstall_global() -> Option<Tracer> {
         crate::global::replace(None)
     }
