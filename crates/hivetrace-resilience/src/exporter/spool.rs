@@ -109,6 +109,10 @@ pub(crate) struct Spool {
     segments: VecDeque<Segment>,
     /// The segment appends go to: the last one, created by this process.
     writer: Option<(u64, File)>,
+    /// The lowest and highest ids used by this process or found on disk (segments and acks
+    /// alike). New ids go outside this range, never back into it: a segment or an ack whose
+    /// removal failed would otherwise refuse the new segment or lend it a stale offset.
+    used_ids: Option<(u64, u64)>,
     total_bytes: u64,
     corrupt_segments: u64,
     corrupt_records: u64,
@@ -120,27 +124,31 @@ impl Spool {
     /// Opens (creating) the spool directory and finds the segments a previous process left.
     pub(crate) fn open(config: SpoolConfig) -> io::Result<Spool> {
         fs::create_dir_all(&config.dir)?;
-        let mut ids: Vec<u64> = fs::read_dir(&config.dir)?
-            .filter_map(|e| e.ok())
-            .filter_map(|e| {
-                let name = e.file_name();
-                let digits = name
-                    .to_str()?
-                    .strip_prefix("seg-")?
-                    .strip_suffix(".spool")?;
-                // Only the names `segment_path` writes: another name that parses to an id
-                // (`seg-5.spool`) is not at that id's path.
-                if digits.len() != 20 || !digits.bytes().all(|b| b.is_ascii_digit()) {
-                    return None;
-                }
-                digits.parse().ok()
-            })
-            .collect();
+        let mut ids = Vec::new();
+        let mut acks = Vec::new();
+        let mut used_ids = None;
+        for entry in fs::read_dir(&config.dir)?.filter_map(|e| e.ok()) {
+            let name = entry.file_name();
+            let Some((id, is_segment)) = name.to_str().and_then(parse_file_name) else {
+                continue;
+            };
+            used_ids = Some(widen(used_ids, id));
+            if is_segment {
+                ids.push(id);
+            } else {
+                acks.push(id);
+            }
+        }
         ids.sort_unstable();
+        for ack in acks.into_iter().filter(|id| ids.binary_search(id).is_err()) {
+            // Its segment is gone; its id stays used all the same (see `used_ids`).
+            let _ = fs::remove_file(config.dir.join(format!("seg-{ack:020}.ack")));
+        }
         let mut spool = Spool {
             config,
             segments: VecDeque::new(),
             writer: None,
+            used_ids,
             total_bytes: 0,
             corrupt_segments: 0,
             corrupt_records: 0,
@@ -236,6 +244,8 @@ impl Spool {
     }
 
     fn create_segment(&mut self, id: u64) -> io::Result<File> {
+        // Taken even if the creation fails: a file may have been left at it.
+        self.used_ids = Some(widen(self.used_ids, id));
         let path = self.segment_path(id);
         let mut file = OpenOptions::new()
             .create_new(true)
@@ -269,8 +279,8 @@ impl Spool {
         let header = if roll { HEADER.len() as u64 } else { 0 };
         self.check_room(record.len() as u64 + header)?;
         if roll {
-            let id = match self.segments.back() {
-                Some(last) => last.id.checked_add(1).ok_or_else(|| {
+            let id = match self.used_ids {
+                Some((_, highest)) => highest.checked_add(1).ok_or_else(|| {
                     AppendError::Io(io::Error::other("no segment id left after the newest"))
                 })?,
                 None => FIRST_ID,
@@ -355,8 +365,8 @@ impl Spool {
             return Err(AppendError::Full);
         }
         // One new segment either way, so that nothing stays when the batches do not all fit.
-        let id = match self.segments.front() {
-            Some(first) => first.id.checked_sub(1).ok_or_else(|| {
+        let id = match self.used_ids {
+            Some((lowest, _)) => lowest.checked_sub(1).ok_or_else(|| {
                 AppendError::Io(io::Error::other("no segment id left before the oldest"))
             })?,
             None => FIRST_ID,
@@ -506,6 +516,28 @@ impl Spool {
 
     pub(crate) fn dir(&self) -> &Path {
         &self.config.dir
+    }
+}
+
+/// The id of a file the spool writes (`seg-<20 digits>.spool` or `.ack`), and whether it is a
+/// segment. Another name that parses to an id (`seg-5.spool`) is not at that id's path.
+fn parse_file_name(name: &str) -> Option<(u64, bool)> {
+    let rest = name.strip_prefix("seg-")?;
+    let (digits, is_segment) = match rest.strip_suffix(".spool") {
+        Some(digits) => (digits, true),
+        None => (rest.strip_suffix(".ack")?, false),
+    };
+    if digits.len() != 20 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    Some((digits.parse().ok()?, is_segment))
+}
+
+/// `range` extended to hold `id`.
+fn widen(range: Option<(u64, u64)>, id: u64) -> (u64, u64) {
+    match range {
+        Some((lowest, highest)) => (lowest.min(id), highest.max(id)),
+        None => (id, id),
     }
 }
 
@@ -893,5 +925,47 @@ mod tests {
         assert_eq!(spool.take_corrupt(), 1);
         spool.append(b"fresh").expect("append");
         assert_eq!(drain(&mut spool), vec![b"fresh".to_vec()]);
+    }
+
+    #[test]
+    fn a_segment_file_left_at_a_used_id_does_not_block_appends() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut spool = Spool::open(config(dir.path())).expect("open");
+        spool.append(b"old").expect("append");
+        drop(spool);
+        let mut spool = Spool::open(config(dir.path())).expect("reopen");
+        assert_eq!(drain(&mut spool), vec![b"old".to_vec()]);
+        assert_eq!(
+            spool.segments.len(),
+            0,
+            "the inherited segment is removed once read"
+        );
+        // Its removal failed (a file held open elsewhere, say): the file is still there.
+        let path = dir.path().join(format!("seg-{FIRST_ID:020}.spool"));
+        fs::write(&path, HEADER).expect("w");
+        spool
+            .append(b"new")
+            .expect("a new id, not the one the leftover holds");
+        assert_eq!(drain(&mut spool), vec![b"new".to_vec()]);
+    }
+
+    #[test]
+    fn an_ack_left_without_its_segment_applies_to_no_new_segment() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        // Its segment was removed, its ack not: it says 1,000 bytes were delivered.
+        let offset = 1_000u64.to_le_bytes();
+        let mut ack = offset.to_vec();
+        ack.extend_from_slice(&crc32fast::hash(&offset).to_le_bytes());
+        fs::write(dir.path().join(format!("seg-{FIRST_ID:020}.ack")), ack).expect("w");
+        let mut spool = Spool::open(config(dir.path())).expect("open");
+        assert!(
+            !dir.path().join(format!("seg-{FIRST_ID:020}.ack")).exists(),
+            "an ack without its segment is removed"
+        );
+        spool.append(&[1; 10]).expect("append");
+        spool.append(&[2; 10]).expect("append");
+        drop(spool);
+        let mut spool = Spool::open(config(dir.path())).expect("reopen");
+        assert_eq!(drain(&mut spool), vec![vec![1; 10], vec![2; 10]]);
     }
 }
