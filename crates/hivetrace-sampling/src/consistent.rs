@@ -10,6 +10,8 @@
 //! [`ParentBased`](crate::parent::ParentBased), whose default parent branches keep the parent's
 //! decision and propagate its threshold.
 
+use std::sync::Arc;
+
 use opentelemetry::trace::{Link, SpanKind, TraceId, TraceState};
 use opentelemetry::{Context, KeyValue};
 use opentelemetry_sdk::trace::{SamplingResult, ShouldSample};
@@ -45,12 +47,15 @@ use crate::{Error, Result};
 /// # drop(provider);
 /// # Ok::<(), hivetrace_sampling::Error>(())
 /// ```
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct ConsistentProbabilitySampler {
     probability: f64,
     precision: u8,
     /// `None` when the probability is zero: never sample.
     threshold: Option<Threshold>,
+    /// The tracestate of a kept span whose parent has none (`ot=th:<threshold>`), built once:
+    /// a clone copies it, where building it again would validate and format it each time.
+    kept_root: Arc<TraceState>,
 }
 
 impl ConsistentProbabilitySampler {
@@ -67,11 +72,11 @@ impl ConsistentProbabilitySampler {
                 "expected a number from 0 to 1 inclusive",
             ));
         }
-        Ok(ConsistentProbabilitySampler {
+        Ok(Self::with_threshold(
             probability,
-            precision: DEFAULT_PRECISION,
-            threshold: threshold_for(probability, DEFAULT_PRECISION),
-        })
+            DEFAULT_PRECISION,
+            threshold_for(probability, DEFAULT_PRECISION),
+        ))
     }
 
     /// The same sampler with thresholds rounded to `digits` significant hex digits (`1..=14`).
@@ -85,11 +90,24 @@ impl ConsistentProbabilitySampler {
                 "expected 1 to 14 hex digits",
             ));
         }
-        Ok(ConsistentProbabilitySampler {
-            precision: digits,
-            threshold: threshold_for(self.probability, digits),
-            ..self
-        })
+        Ok(Self::with_threshold(
+            self.probability,
+            digits,
+            threshold_for(self.probability, digits),
+        ))
+    }
+
+    fn with_threshold(probability: f64, precision: u8, threshold: Option<Threshold>) -> Self {
+        ConsistentProbabilitySampler {
+            probability,
+            precision,
+            threshold,
+            kept_root: Arc::new(
+                OtTraceState::default()
+                    .with_threshold(threshold)
+                    .apply_to(&TraceState::NONE),
+            ),
+        }
     }
 
     /// The probability as configured.
@@ -155,7 +173,9 @@ impl ShouldSample for ConsistentProbabilitySampler {
                 // The common case, a root or a parent without `ot`, skips the general rewrite.
                 None => {
                     let keep = self.keeps(Randomness::from_trace_id(trace_id));
-                    let trace_state = if keep {
+                    let trace_state = if keep && *parent_state == TraceState::NONE {
+                        TraceState::clone(&self.kept_root)
+                    } else if keep {
                         OtTraceState::default()
                             .with_threshold(self.threshold)
                             .apply_to(parent_state)
@@ -251,6 +271,10 @@ mod tests {
         let s = s.with_precision(6).unwrap();
         assert_eq!(s.threshold().unwrap().encode().as_str(), "fd70a3d");
         assert_eq!(s.precision(), 6);
+        // A kept root span carries the new encoding too (its tracestate is built ahead).
+        let out = sample(&s, None, (1 << 56) - 1);
+        assert_eq!(out.decision, SamplingDecision::RecordAndSample);
+        assert_eq!(out.trace_state.header(), "ot=th:fd70a3d");
     }
 
     #[test]

@@ -111,7 +111,7 @@ fn samplers_agree_on_the_same_trace_at_the_same_probability() {
     for p in PROBABILITIES {
         let consistent = ConsistentProbabilitySampler::new(p).unwrap();
         let keyed_without_key = KeyedSampler::new(p).unwrap();
-        let parent_based = ParentBased::new(consistent);
+        let parent_based = ParentBased::new(consistent.clone());
         for id in trace_ids(11, 20_000) {
             let expected = kept(&consistent, id);
             assert_eq!(kept(&keyed_without_key, id), expected, "keyed p={p} {id}");
@@ -265,7 +265,7 @@ fn malformed_ot_values_are_ignored_without_panic() {
             assert_eq!(out.trace_state.get("v"), Some("1"));
             let ot = out.trace_state.get("ot").unwrap();
             assert!(ot.starts_with("th:8"), "{value} -> {ot}");
-            let _ = decide(&ParentBased::new(sampler), Some(&parent), id, &[]);
+            let _ = decide(&ParentBased::new(sampler.clone()), Some(&parent), id, &[]);
         }
     }
 }
@@ -336,7 +336,7 @@ fn concurrent_use_gives_the_same_counts_as_one_thread() {
     let ids = trace_ids(31, 80_000);
     let consistent = ConsistentProbabilitySampler::new(0.2).unwrap();
     let samplers: Vec<Box<dyn ShouldSample>> = vec![
-        Box::new(consistent),
+        Box::new(consistent.clone()),
         Box::new(KeyedSampler::new(0.2).unwrap()),
         Box::new(ParentBased::new(consistent)),
     ];
@@ -444,7 +444,7 @@ proptest! {
             let id = TraceId::from(low);
             let consistent = ConsistentProbabilitySampler::new(p).unwrap();
             let keyed = KeyedSampler::new(p).unwrap();
-            let parent = ParentBased::new(consistent);
+            let parent = ParentBased::new(consistent.clone());
             for sampled in [true, false] {
                 let cx = remote_parent(id, sampled, state.clone());
                 let samplers = [&consistent as &dyn ShouldSample, &keyed, &parent];
