@@ -9,7 +9,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
-use opentelemetry::trace::{Link, SpanKind, TraceId};
+use arc_swap::ArcSwapOption;
+use opentelemetry::trace::{Link, SpanKind, TraceId, TraceState};
 use opentelemetry::{Context, KeyValue};
 use opentelemetry_sdk::trace::{SamplingResult, ShouldSample};
 
@@ -101,6 +102,8 @@ struct Padded<T>(T);
 /// feedback loop to oscillate: under a steady load it settles and stays.
 ///
 /// A decision takes no lock: an atomic increment of a per-thread counter and an atomic load.
+/// A kept span with no parent tracestate also loads (lock-free, from an `ArcSwap`) the
+/// `ot=th:` tracestate last built for the threshold in force, and clones it.
 /// The clock is read once every few decisions of a thread, a power of two set at each window's
 /// end: at most 64; at most 1% of the decisions that thread made in the last window, so that at
 /// a steady load a window's end goes unnoticed for at most about 1% of a window (every decision
@@ -163,6 +166,14 @@ struct Inner {
     warmup_taken: Padded<AtomicU64>,
     /// Written only by the thread that rolls the window over.
     cold: Cold,
+    /// The tracestate of the last kept span without a parent tracestate, for the next one
+    /// with the same threshold: cloning it skips validating and formatting it again.
+    kept_root: ArcSwapOption<KeptRoot>,
+}
+
+struct KeptRoot {
+    threshold: Threshold,
+    state: TraceState,
 }
 
 #[derive(Debug)]
@@ -339,6 +350,26 @@ impl Inner {
     }
 }
 
+impl Inner {
+    /// `ot=th:<threshold>`, cloned from the last one built when the threshold is the same
+    /// (it changes at most once a window, and once when the warm-up ends).
+    fn kept_root_state(&self, threshold: Threshold) -> TraceState {
+        if let Some(kept) = self.kept_root.load().as_deref()
+            && kept.threshold == threshold
+        {
+            return kept.state.clone();
+        }
+        let state = OtTraceState::default()
+            .with_threshold(Some(threshold))
+            .apply_to(&TraceState::NONE);
+        self.kept_root.store(Some(Arc::new(KeptRoot {
+            threshold,
+            state: state.clone(),
+        })));
+        state
+    }
+}
+
 impl ShouldSample for AdaptiveSampler {
     fn should_sample(
         &self,
@@ -352,11 +383,14 @@ impl ShouldSample for AdaptiveSampler {
         with_parent_trace_state(parent_context, |parent_state| {
             let ot = OtTraceState::from_trace_state(parent_state);
             let threshold = self.inner.decide(trace_id, &ot);
-            // A dropped span's `th` is erased, as the consistent sampler does.
-            sampling_result(
-                threshold.is_some(),
-                ot.with_threshold(threshold).apply_to(parent_state),
-            )
+            let trace_state = match threshold {
+                Some(threshold) if *parent_state == TraceState::NONE => {
+                    self.inner.kept_root_state(threshold)
+                }
+                // A dropped span's `th` is erased, as the consistent sampler does.
+                _ => ot.with_threshold(threshold).apply_to(parent_state),
+            };
+            sampling_result(threshold.is_some(), trace_state)
         })
     }
 }
@@ -528,6 +562,7 @@ impl AdaptiveSamplerBuilder {
                     rate: AtomicU64::new(0.0_f64.to_bits()),
                     probability: AtomicU64::new(self.floor.to_bits()),
                 },
+                kept_root: ArcSwapOption::empty(),
             }),
         })
     }
@@ -537,6 +572,8 @@ impl AdaptiveSamplerBuilder {
 mod tests {
     use super::*;
     use crate::clock::ManualClock;
+    use opentelemetry::trace::{SpanContext, SpanId, TraceContextExt, TraceFlags};
+    use opentelemetry_sdk::trace::SamplingDecision;
 
     /// A sampler aiming at 10 spans per second that follows each window's rate unsmoothed.
     fn unsmoothed(clock: &ManualClock) -> AdaptiveSampler {
@@ -545,6 +582,84 @@ mod tests {
             .clock(clock.clone())
             .build()
             .expect("valid config")
+    }
+
+    #[test]
+    fn kept_root_spans_carry_the_threshold_in_force() {
+        let clock = ManualClock::new();
+        let sampler = unsmoothed(&clock);
+        let decide = |id: u128| {
+            let result =
+                sampler.should_sample(None, TraceId::from(id), "s", &SpanKind::Internal, &[], &[]);
+            (result.decision, result.trace_state.header())
+        };
+        // Randomness at its maximum: kept at any threshold.
+        let kept = (1u128 << 56) - 1;
+        // Warm-up: the first window's target of spans is kept at 100%.
+        for _ in 0..10 {
+            assert_eq!(
+                decide(kept),
+                (SamplingDecision::RecordAndSample, "ot=th:0".into())
+            );
+        }
+        for i in 0..989 {
+            decide(i);
+        }
+        clock.advance(Duration::from_secs(1));
+        decide(0);
+        assert_eq!(sampler.probability(), 0.01);
+        let at_one_percent = format!(
+            "ot=th:{}",
+            Threshold::from_probability(0.01)
+                .expect("valid")
+                .encode()
+                .as_str()
+        );
+        assert_eq!(
+            decide(kept),
+            (SamplingDecision::RecordAndSample, at_one_percent)
+        );
+        // The load stops: the probability doubles (seen within the clock stride), and so
+        // does what kept spans carry.
+        clock.advance(Duration::from_secs(1));
+        for _ in 0..64 {
+            decide(0);
+        }
+        assert_eq!(sampler.probability(), 0.02);
+        let at_two_percent = format!(
+            "ot=th:{}",
+            Threshold::from_probability(0.02)
+                .expect("valid")
+                .encode()
+                .as_str()
+        );
+        assert_eq!(
+            decide(kept),
+            (SamplingDecision::RecordAndSample, at_two_percent)
+        );
+        // A parent's other members are kept as before.
+        let parent = Context::new().with_remote_span_context(SpanContext::new(
+            TraceId::from(kept),
+            SpanId::from(1),
+            TraceFlags::SAMPLED,
+            true,
+            "vendor=x".parse().expect("valid tracestate"),
+        ));
+        let result = sampler.should_sample(
+            Some(&parent),
+            TraceId::from(kept),
+            "s",
+            &SpanKind::Internal,
+            &[],
+            &[],
+        );
+        assert_eq!(result.trace_state.get("vendor"), Some("x"));
+        assert!(
+            result
+                .trace_state
+                .get("ot")
+                .is_some_and(|ot| ot.starts_with("th:"))
+        );
     }
 
     #[test]
