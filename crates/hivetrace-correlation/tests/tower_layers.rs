@@ -8,7 +8,7 @@ use std::convert::Infallible;
 use std::task::{Context as TaskContext, Poll};
 
 use bytes::Bytes;
-use futures_util::StreamExt;
+use futures_util::{FutureExt, StreamExt};
 use hivetrace_core::Instrument;
 use hivetrace_correlation::RequestId;
 use hivetrace_correlation::tower::{ClientLayer, ServerLayer};
@@ -601,4 +601,190 @@ async fn server_spans_carry_the_scheme_and_the_redacted_query() {
             (some("https"), some("x=1")),
         ]
     );
+}
+
+/// A request whose server future was polled once, then dropped (the client went away, or a
+/// timeout layer outside gave up), before the handler answered.
+#[tokio::test]
+async fn a_request_cancelled_before_its_response_is_not_a_success() {
+    // Semantic conventions: a request that did not complete ends with `error.type` set and
+    // an Error status, not as a success without a status code.
+    let (tracer, exporter) = tracer();
+    let handler = tower::service_fn(|_req: Request<Full<Bytes>>| {
+        std::future::pending::<Result<Response<Full<Bytes>>, Infallible>>()
+    });
+    let mut server = ServerLayer::new(tracer.clone()).layer(handler);
+    let request = Request::get("/slow")
+        .body(Full::new(Bytes::new()))
+        .expect("request");
+    let mut future = Box::pin(server.ready().await.expect("ready").call(request));
+    assert!(
+        future.as_mut().now_or_never().is_none(),
+        "the handler waits"
+    );
+    drop(future);
+
+    let downstream = tower::service_fn(|_req: Request<Full<Bytes>>| {
+        std::future::pending::<Result<Response<Full<Bytes>>, Infallible>>()
+    });
+    let mut client = ClientLayer::new(tracer.clone()).layer(downstream);
+    let request = Request::post("http://backend.local/slow")
+        .body(Full::new(Bytes::new()))
+        .expect("request");
+    let mut future = Box::pin(client.ready().await.expect("ready").call(request));
+    assert!(future.as_mut().now_or_never().is_none(), "no answer yet");
+    drop(future);
+
+    let spans = finished(&tracer, &exporter);
+    for name in ["GET", "POST"] {
+        let span = named(&spans, name);
+        assert!(matches!(span.status, Status::Error { .. }), "{span:?}");
+        assert_eq!(attr(span, "error.type").as_deref(), Some("cancelled"));
+        assert_eq!(attr(span, "http.response.status_code"), None);
+    }
+}
+
+#[tokio::test]
+async fn a_response_body_dropped_before_its_end_is_not_a_success() {
+    let (tracer, exporter) = tracer();
+    let handler = tower::service_fn(|_req: Request<Full<Bytes>>| async {
+        // Two chunks, then a stream that never ends: the client leaves after the first.
+        let chunks = futures_util::stream::iter(["a", "b"])
+            .map(|c| Ok::<_, Infallible>(http_body::Frame::data(Bytes::from(c))))
+            .chain(futures_util::stream::pending());
+        Ok::<_, Infallible>(Response::new(StreamBody::new(chunks)))
+    });
+    let server = ServerLayer::new(tracer.clone()).layer(handler);
+    let request = Request::get("/stream")
+        .body(Full::new(Bytes::new()))
+        .expect("request");
+    let mut body = server
+        .oneshot(request)
+        .await
+        .expect("infallible")
+        .into_body();
+    let frame = body.frame().await.expect("a frame").expect("ok");
+    assert_eq!(frame.into_data().expect("data"), "a");
+    drop(body);
+
+    // A server error's body dropped unread: the status code stays the error.
+    let failing = tower::service_fn(|_req: Request<Full<Bytes>>| async {
+        let mut response = Response::new(Full::new(Bytes::from("failed")));
+        *response.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
+        Ok::<_, Infallible>(response)
+    });
+    let failing = ServerLayer::new(tracer.clone()).layer(failing);
+    let request = Request::post("/fail")
+        .body(Full::new(Bytes::new()))
+        .expect("request");
+    drop(failing.oneshot(request).await.expect("infallible"));
+
+    let spans = finished(&tracer, &exporter);
+    let server = named(&spans, "GET");
+    assert!(matches!(server.status, Status::Error { .. }), "{server:?}");
+    assert_eq!(attr(server, "error.type").as_deref(), Some("cancelled"));
+    assert_eq!(
+        attr(server, "http.response.status_code").as_deref(),
+        Some("200"),
+        "the head was sent"
+    );
+    assert_eq!(
+        attr(named(&spans, "POST"), "error.type").as_deref(),
+        Some("500")
+    );
+}
+
+#[tokio::test]
+async fn bodies_that_are_not_sent_whole_by_design_are_no_error() {
+    // An HTTP server drops without polling a body that is already at its end, and the body
+    // of a response that has no content (RFC 9110: to HEAD, 1xx, 204, 304, 2xx to CONNECT);
+    // it stops polling after trailers, the last frame. None of these is a cancellation.
+    let (tracer, exporter) = tracer();
+    let handler = tower::service_fn(|req: Request<Full<Bytes>>| async move {
+        let path = req.uri().path().to_owned();
+        let body: http_body_util::combinators::UnsyncBoxBody<Bytes, Infallible> = match &*path {
+            "/trailers" => {
+                let mut trailers = http::HeaderMap::new();
+                trailers.insert("x-done", http::HeaderValue::from_static("1"));
+                let frames = futures_util::stream::iter([
+                    Ok::<_, Infallible>(http_body::Frame::data(Bytes::from("a"))),
+                    Ok(http_body::Frame::trailers(trailers)),
+                ])
+                // Never at its end by `is_end_stream`: the trailers end it.
+                .chain(futures_util::stream::pending());
+                StreamBody::new(frames).boxed_unsync()
+            }
+            "/empty" => Full::new(Bytes::new()).boxed_unsync(),
+            _ => Full::new(Bytes::from("content")).boxed_unsync(),
+        };
+        let mut response = Response::new(body);
+        *response.status_mut() = match &*path {
+            "/no-content" => StatusCode::NO_CONTENT,
+            "/not-modified" => StatusCode::NOT_MODIFIED,
+            _ => StatusCode::OK,
+        };
+        Ok::<_, Infallible>(response)
+    });
+    let server = ServerLayer::new(tracer.clone()).layer(handler);
+    let requests = [
+        Request::head("/page"),
+        Request::get("/empty"),
+        Request::get("/no-content"),
+        Request::get("/not-modified"),
+        Request::connect("backend.local:443"),
+    ];
+    for request in requests {
+        let request = request.body(Full::new(Bytes::new())).expect("request");
+        // Dropped unpolled, as a server does with these.
+        drop(server.clone().oneshot(request).await.expect("infallible"));
+    }
+    let request = Request::get("/trailers")
+        .body(Full::new(Bytes::new()))
+        .expect("request");
+    let mut body = server
+        .clone()
+        .oneshot(request)
+        .await
+        .expect("infallible")
+        .into_body();
+    while let Some(frame) = body.frame().await {
+        if frame.expect("ok").is_trailers() {
+            break;
+        }
+    }
+    drop(body);
+
+    let spans = finished(&tracer, &exporter);
+    assert_eq!(spans.len(), 6);
+    for span in &spans {
+        assert_eq!(span.status, Status::Unset, "{span:?}");
+        assert_eq!(attr(span, "error.type"), None, "{span:?}");
+    }
+}
+
+#[tokio::test]
+async fn a_handler_that_panics_is_recorded_as_a_panic_not_a_cancellation() {
+    let (tracer, exporter) = tracer();
+    let handler = tower::service_fn(|_req: Request<Full<Bytes>>| async {
+        if true {
+            panic!("the handler fails");
+        }
+        Ok::<_, Infallible>(Response::new(Full::new(Bytes::new())))
+    });
+    let mut server = ServerLayer::new(tracer.clone()).layer(handler);
+    let request = Request::get("/")
+        .body(Full::new(Bytes::new()))
+        .expect("request");
+    let mut future = Box::pin(server.ready().await.expect("ready").call(request));
+    // As a runtime does: the panic is caught, the future dropped afterwards.
+    let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        future.as_mut().now_or_never()
+    }));
+    assert!(caught.is_err(), "the handler panicked");
+    drop(future);
+
+    let spans = finished(&tracer, &exporter);
+    let server = named(&spans, "GET");
+    assert!(matches!(server.status, Status::Error { .. }), "{server:?}");
+    assert_eq!(attr(server, "error.type").as_deref(), Some("panic"));
 }

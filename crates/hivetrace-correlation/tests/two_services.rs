@@ -163,6 +163,8 @@ async fn one_trace_and_both_ids_across_two_services() {
             "{}",
             span.name
         );
+        // Every exchange completed over the wire: none ends as cancelled.
+        assert_eq!(attr(span, "error.type"), None, "{}", span.name);
     }
     let back_server = back
         .iter()

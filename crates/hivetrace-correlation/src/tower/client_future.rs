@@ -8,6 +8,7 @@ use hivetrace_core::Span;
 use opentelemetry::KeyValue;
 
 use super::attributes::HTTP_RESPONSE_STATUS_CODE;
+use super::in_flight::InFlight;
 use hivetrace_core::error_type_name;
 
 pin_project_lite::pin_project! {
@@ -17,7 +18,7 @@ pin_project_lite::pin_project! {
     pub struct ClientResponseFuture<F> {
         #[pin]
         inner: F,
-        span: Option<Span>,
+        span: InFlight,
     }
 }
 
@@ -25,7 +26,10 @@ impl<F> ClientResponseFuture<F> {
     pub(crate) fn new(inner: F, span: Span) -> Self {
         ClientResponseFuture {
             inner,
-            span: Some(span),
+            span: InFlight::new(
+                Some(span),
+                Some("the request was cancelled before its response arrived"),
+            ),
         }
     }
 }
@@ -39,11 +43,8 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Self::Output> {
         let this = self.project();
-        let result = {
-            let _current = this.span.as_ref().map(Span::enter);
-            ready!(this.inner.poll(cx))
-        };
-        if let Some(span) = this.span.take() {
+        let result = ready!(this.span.poll(|| this.inner.poll(cx)));
+        if let Some(span) = this.span.finish() {
             match &result {
                 Ok(response) => {
                     let status = response.status();

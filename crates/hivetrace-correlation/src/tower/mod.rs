@@ -12,6 +12,10 @@
 //!   `http.response.status_code`, and `error.type` for 4xx and above), `traceparent`/`tracestate`/
 //!   `baggage` and `x-request-id` injected.
 //!
+//! A request that does not complete (its response future, or a server's response body before
+//! its end, dropped: the peer went away, a timeout layer gave up) ends its span with status
+//! Error and `error.type` `cancelled`.
+//!
 //! ```
 //! use hivetrace_correlation::tower::{ClientLayer, ServerLayer};
 //! use tower::{Layer, ServiceExt};
@@ -37,6 +41,7 @@ mod body;
 mod client_future;
 mod client_layer;
 mod client_service;
+mod in_flight;
 mod server_future;
 mod server_layer;
 mod server_service;
@@ -73,8 +78,8 @@ pub mod attributes {
     /// The server's port, on client spans: the URI's (or `Host` header's) port, else the
     /// scheme's default (80 for `http`, 443 for `https`).
     pub const SERVER_PORT: &str = "server.port";
-    /// The class of error: the status code from 500 (server) or 400 (client) up, or the type
-    /// of the service's error.
+    /// The class of error: the status code from 500 (server) or 400 (client) up, the type
+    /// of the service's error, or `cancelled` for a request that did not complete.
     pub const ERROR_TYPE: &str = hivetrace_core::conventions::otel::ERROR_TYPE;
 }
 

@@ -10,6 +10,7 @@ use opentelemetry::KeyValue;
 
 use super::attributes::HTTP_RESPONSE_STATUS_CODE;
 use super::body::TracedBody;
+use super::in_flight::InFlight;
 use crate::request_id::{REQUEST_ID_HEADER, RequestId};
 use hivetrace_core::error_type_name;
 
@@ -20,8 +21,9 @@ pin_project_lite::pin_project! {
     pub struct ServerResponseFuture<F, E> {
         #[pin]
         inner: F,
-        span: Option<Span>,
+        span: InFlight,
         request_id: Option<RequestId>,
+        method: http::Method,
         _error: PhantomData<fn() -> E>,
     }
 }
@@ -36,11 +38,20 @@ impl<F, E> std::fmt::Debug for ServerResponseFuture<F, E> {
 }
 
 impl<F, E> ServerResponseFuture<F, E> {
-    pub(crate) fn new(inner: F, span: Span, request_id: Option<RequestId>) -> Self {
+    pub(crate) fn new(
+        inner: F,
+        span: Span,
+        request_id: Option<RequestId>,
+        method: http::Method,
+    ) -> Self {
         ServerResponseFuture {
             inner,
-            span: Some(span),
+            span: InFlight::new(
+                Some(span),
+                Some("the request was cancelled before its response was ready"),
+            ),
             request_id,
+            method,
             _error: PhantomData,
         }
     }
@@ -49,20 +60,19 @@ impl<F, E> ServerResponseFuture<F, E> {
 impl<F, B, E> Future for ServerResponseFuture<F, E>
 where
     F: Future<Output = Result<http::Response<B>, E>>,
+    B: http_body::Body,
     E: std::fmt::Display,
 {
     type Output = Result<http::Response<TracedBody<B>>, E>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Self::Output> {
         let this = self.project();
-        let result = {
-            let _current = this.span.as_ref().map(Span::enter);
-            ready!(this.inner.poll(cx))
-        };
-        let span = this.span.take();
+        let result = ready!(this.span.poll(|| this.inner.poll(cx)));
+        let span = this.span.finish();
         match result {
             Ok(mut response) => {
                 let status = response.status();
+                let failed = status.as_u16() >= 500;
                 if let Some(span) = &span {
                     span.set_attribute(KeyValue::new(
                         HTTP_RESPONSE_STATUS_CODE,
@@ -70,7 +80,7 @@ where
                     ));
                     // 5xx, and any code past 599 (semantic conventions: "any other code the
                     // client failed to interpret"); 4xx is the client's error, not the server's.
-                    if status.as_u16() >= 500 {
+                    if failed {
                         span.record_error_message(status.as_str(), format!("HTTP {status}"));
                     }
                 }
@@ -81,7 +91,12 @@ where
                         entry.or_insert_with(|| id.header_value());
                     }
                 }
-                Poll::Ready(Ok(response.map(|body| TracedBody::new(body, span))))
+                // A body dropped before its end is a request that did not complete, unless
+                // there is no content to send or the status already records an error.
+                let cancellable = !failed && has_content(this.method, status);
+                Poll::Ready(Ok(
+                    response.map(|body| TracedBody::in_flight(body, span, cancellable))
+                ))
             }
             Err(error) => {
                 if let Some(span) = span {
@@ -91,4 +106,15 @@ where
             }
         }
     }
+}
+
+/// Whether the response to a `method` request with `status` has content: RFC 9110 (6.4.1)
+/// gives none to responses to HEAD, 2xx responses to CONNECT, and 1xx, 204 and 304 responses,
+/// whose bodies a server drops unsent.
+fn has_content(method: &http::Method, status: http::StatusCode) -> bool {
+    !(*method == http::Method::HEAD
+        || (*method == http::Method::CONNECT && status.is_success())
+        || status.is_informational()
+        || status == http::StatusCode::NO_CONTENT
+        || status == http::StatusCode::NOT_MODIFIED)
 }

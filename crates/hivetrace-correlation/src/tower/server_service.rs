@@ -49,6 +49,7 @@ impl<S, ReqBody, ResBody> Service<http::Request<ReqBody>> for Server<S>
 where
     S: Service<http::Request<ReqBody>, Response = http::Response<ResBody>> + Clone,
     S::Error: std::fmt::Display,
+    ResBody: http_body::Body,
 {
     type Response = http::Response<super::TracedBody<ResBody>>;
     type Error = S::Error;
@@ -122,12 +123,13 @@ where
             .parent(&cx)
             .start();
         req.extensions_mut().insert(request_id.clone());
+        let method = req.method().clone();
 
         let future = {
             let _current = span.enter();
             inner.call(req)
         };
         let echo = self.layer.echo_request_id.then_some(request_id);
-        ServerResponseFuture::new(future, span, echo)
+        ServerResponseFuture::new(future, span, echo, method)
     }
 }
