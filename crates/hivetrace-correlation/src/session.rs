@@ -22,6 +22,9 @@ pub const SESSION_NAME_KEY: &str = "session.name";
 pub const SESSION_OPERATION: &str = "session.operation";
 /// The attribute numbering a traced operation within its session, from 1.
 pub const SESSION_OPERATION_NUMBER: &str = "session.operation_number";
+/// The largest operation number: the most [`SESSION_OPERATION_NUMBER`], an `i64` attribute,
+/// can carry.
+const MAX_OPERATION_NUMBER: u64 = i64::MAX as u64;
 
 /// A user session: spans started in its [context](Session::context) carry `session.id` and
 /// `honeyhive.session_id` (through [`BaggageSpanProcessor`](crate::BaggageSpanProcessor)), and
@@ -134,7 +137,7 @@ impl SessionBuilder {
 pub struct Operation {
     /// The operation's name.
     pub name: Cow<'static, str>,
-    /// Its number within the session.
+    /// Its number within the session (at most `i64::MAX`, which the numbering then keeps).
     pub number: u64,
 }
 
@@ -143,7 +146,10 @@ impl Operation {
     pub fn attributes(&self) -> [KeyValue; 2] {
         [
             KeyValue::new(SESSION_OPERATION, self.name.clone()),
-            KeyValue::new(SESSION_OPERATION_NUMBER, self.number as i64),
+            KeyValue::new(
+                SESSION_OPERATION_NUMBER,
+                i64::try_from(self.number).unwrap_or(i64::MAX),
+            ),
         ]
     }
 }
@@ -174,9 +180,16 @@ impl Session {
         &self.inner.user_properties
     }
 
-    /// Numbers the next operation. Each call gets a distinct number, from any thread.
+    /// Numbers the next operation. Each call gets a distinct number, from any thread, up to
+    /// `i64::MAX` (the most the attribute carries); the numbering then stays there rather than
+    /// wrap to 0 or a negative attribute.
     pub fn operation(&self, name: impl Into<Cow<'static, str>>) -> Operation {
-        let number = self.inner.operations.fetch_add(1, Ordering::Relaxed) + 1;
+        let next = |n: u64| (n < MAX_OPERATION_NUMBER).then_some(n + 1);
+        let counter = &self.inner.operations;
+        let number = match counter.fetch_update(Ordering::Relaxed, Ordering::Relaxed, next) {
+            Ok(previous) => previous + 1,
+            Err(_) => MAX_OPERATION_NUMBER,
+        };
         Operation {
             name: name.into(),
             number,
@@ -288,6 +301,31 @@ mod tests {
         let expected: Vec<u64> = (1..=threads * per_thread).collect();
         assert_eq!(numbers, expected);
         assert_eq!(session.operation_count(), threads * per_thread);
+    }
+
+    #[test]
+    fn operation_numbers_stop_at_the_largest_the_attribute_carries() {
+        // `session.operation_number` is an i64 attribute: past i64::MAX a number would be
+        // written negative, and the u64 counter's overflow would panic in debug builds and
+        // restart at 0 in release.
+        let session = Session::new();
+        session
+            .inner
+            .operations
+            .store(MAX_OPERATION_NUMBER - 1, Ordering::Relaxed);
+        for _ in 0..3 {
+            let operation = session.operation("op");
+            assert_eq!(operation.number, MAX_OPERATION_NUMBER);
+            let [_, number] = operation.attributes();
+            assert_eq!(number.value, Value::I64(i64::MAX), "{operation:?}");
+        }
+        assert_eq!(session.operation_count(), MAX_OPERATION_NUMBER);
+        let made_by_hand = Operation {
+            name: "op".into(),
+            number: u64::MAX,
+        };
+        let [_, number] = made_by_hand.attributes();
+        assert_eq!(number.value, Value::I64(i64::MAX));
     }
 
     #[test]
