@@ -24,7 +24,7 @@ pub enum Error {
     /// A `tracestate` list member (or the whole value) that the grammar rejects.
     #[error("invalid tracestate member {member:?}: {reason}")]
     InvalidTracestate {
-        /// The member, cut to 64 bytes.
+        /// The member, cut to 64 characters.
         member: String,
         /// What the grammar rejected.
         reason: &'static str,
@@ -32,7 +32,7 @@ pub enum Error {
     /// A `baggage` list member that the W3C Baggage grammar rejects.
     #[error("invalid baggage member {member:?}: {reason}")]
     InvalidBaggage {
-        /// The member, cut to 64 bytes.
+        /// The member, cut to 64 characters.
         member: String,
         /// What the grammar rejected.
         reason: &'static str,
@@ -43,7 +43,7 @@ pub enum Error {
         max = crate::request_id::MAX_REQUEST_ID_LEN
     )]
     InvalidRequestId {
-        /// The rejected id, cut to 64 bytes.
+        /// The rejected id, cut to 64 characters.
         id: String,
     },
     /// A session id outside the accepted length or characters.
@@ -52,7 +52,7 @@ pub enum Error {
         max = crate::request_id::MAX_REQUEST_ID_LEN
     )]
     InvalidSessionId {
-        /// The rejected id, cut to 64 bytes.
+        /// The rejected id, cut to 64 characters.
         id: String,
     },
 }
