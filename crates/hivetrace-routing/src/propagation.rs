@@ -15,6 +15,7 @@ use opentelemetry_sdk::trace::{Span as SdkSpan, SpanData, SpanProcessor};
 use crate::decision::{Decision, TierSource};
 use crate::header::TierNames;
 use crate::router::{RouteRequest, Router};
+use crate::tier::Tier;
 
 /// The span attribute holding the tier.
 pub const TIER_ATTRIBUTE: &str = "deployment.tier";
@@ -183,6 +184,10 @@ impl fmt::Debug for UpstreamRouter {
 /// A span processor that writes `deployment.tier` on every span started in a context whose
 /// baggage carries the tier, so child spans, not only the request's root, show their tier.
 ///
+/// The entry can come from outside (an upstream service's `baggage` header), so only a valid
+/// tier name is written, lowercased: 1 to [`MAX_TIER_NAME_LEN`](crate::MAX_TIER_NAME_LEN)
+/// ASCII letters, digits, `-`, `_` or `.` (see [`Tier::custom`]); any other value is left off.
+///
 /// Add it with `TracerBuilder::observer(TierSpanProcessor)` (or as a span processor on any provider). Spans started without the
 /// baggage entry cost one context lookup.
 ///
@@ -212,8 +217,14 @@ impl hivetrace_core::SpanObserver for TierSpanProcessor {
 
 impl SpanProcessor for TierSpanProcessor {
     fn on_start(&self, span: &mut SdkSpan, cx: &Context) {
-        if let Some(tier) = cx.baggage().get(TIER_BAGGAGE) {
-            span.set_attribute(KeyValue::new(TIER_ATTRIBUTE, tier.clone()));
+        // The entry may come from another service's `baggage` header, unchecked: only a tier
+        // name (bounded length and charset, lowercased, as `Tier` keeps it) lands on the span.
+        let tier = cx
+            .baggage()
+            .get(TIER_BAGGAGE)
+            .and_then(|value| Tier::custom(value.as_str()).ok());
+        if let Some(tier) = tier {
+            span.set_attribute(KeyValue::new(TIER_ATTRIBUTE, tier.to_value()));
         }
     }
 
@@ -232,7 +243,6 @@ impl SpanProcessor for TierSpanProcessor {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
-    use crate::tier::Tier;
     use opentelemetry::trace::Tracer as _;
     use opentelemetry::trace::TracerProvider as _;
     use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider};
@@ -305,6 +315,47 @@ mod tests {
         assert_eq!(router.route(&RouteRequest::new().upstream("shadow")), None);
         assert_eq!(router.route(&RouteRequest::new()), None);
         assert_eq!(router.unknown_count(), 1);
+    }
+
+    #[test]
+    fn processor_stamps_only_valid_tier_names_from_upstream_baggage() {
+        use opentelemetry::propagation::TextMapPropagator;
+        use opentelemetry_sdk::propagation::BaggagePropagator;
+
+        let exporter = InMemorySpanExporter::default();
+        let provider = SdkTracerProvider::builder()
+            .with_span_processor(TierSpanProcessor)
+            .with_simple_exporter(exporter.clone())
+            .build();
+        let tracer = provider.tracer("test");
+        let long = "x".repeat(crate::tier::MAX_TIER_NAME_LEN + 1);
+        let cases = [
+            ("Canary", Some("canary")),
+            ("shadow-2", Some("shadow-2")),
+            ("%3Cscript%3Ealert(1)%3C%2Fscript%3E", None),
+            ("two%20words", None),
+            (long.as_str(), None),
+        ];
+        for (value, _) in &cases {
+            let header = format!("{TIER_BAGGAGE}={value}");
+            let carrier = std::collections::HashMap::from([("baggage".to_owned(), header)]);
+            let cx = BaggagePropagator::new().extract(&carrier);
+            assert!(upstream_tier(&cx).is_some(), "{value}: extracted");
+            drop(tracer.start_with_context(value.to_string(), &cx));
+        }
+        let spans = exporter.get_finished_spans().expect("finished spans");
+        for (value, expected) in cases {
+            let span = spans
+                .iter()
+                .find(|s| s.name == value)
+                .expect("span per case");
+            let tier = span
+                .attributes
+                .iter()
+                .find(|kv| kv.key.as_str() == TIER_ATTRIBUTE)
+                .map(|kv| kv.value.as_str().into_owned());
+            assert_eq!(tier.as_deref(), expected, "{value}");
+        }
     }
 
     #[test]
