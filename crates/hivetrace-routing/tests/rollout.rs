@@ -317,3 +317,96 @@ fn transitions_become_events_on_the_current_span() {
         .collect();
     assert_eq!(events, ["started", "rolled_back"]);
 }
+
+/// A plan whose first listener runs `react` on each event and whose second records them all.
+fn reacting_plan(
+    react: impl Fn(&RolloutPlan, &RolloutEvent) + Send + Sync + 'static,
+) -> (RolloutPlan, Arc<Mutex<Vec<RolloutEvent>>>) {
+    let events = Arc::new(Mutex::new(Vec::new()));
+    let sink = events.clone();
+    let slot = Arc::new(std::sync::OnceLock::<RolloutPlan>::new());
+    let plan_for_listener = slot.clone();
+    let plan = RolloutPlan::builder(Canary::new(Percentage::ZERO), HealthRecorder::new())
+        .on_transition(move |e: &RolloutEvent| {
+            react(plan_for_listener.get().expect("plan set"), e);
+        })
+        .on_transition(move |e: &RolloutEvent| sink.lock().expect("events").push(e.clone()))
+        .build()
+        .expect("plan");
+    slot.set(plan.clone()).expect("plan set once");
+    (plan, events)
+}
+
+/// Every listener is told the transitions in the order they happened: each starts where the
+/// one before it ended.
+fn assert_told_in_order(events: &[RolloutEvent], kinds: &[TransitionKind]) {
+    assert_eq!(events.iter().map(|e| e.kind).collect::<Vec<_>>(), kinds);
+    for pair in events.windows(2) {
+        assert_eq!(pair[1].from, pair[0].to, "{} then {}", pair[0], pair[1]);
+    }
+}
+
+#[test]
+fn a_listener_that_changes_the_plan_does_not_reorder_what_the_others_are_told() {
+    let (plan, events) = reacting_plan(|plan, e| {
+        if e.kind == TransitionKind::Promoted {
+            plan.roll_back("guard saw the promotion")
+                .expect("roll back");
+        }
+    });
+    plan.start().expect("start");
+    plan.promote("by hand").expect("promote");
+    assert_eq!(plan.phase(), Phase::RolledBack);
+    assert_told_in_order(
+        &events.lock().expect("events"),
+        &[
+            TransitionKind::Started,
+            TransitionKind::Promoted,
+            TransitionKind::RolledBack,
+        ],
+    );
+}
+
+#[test]
+fn a_transition_on_another_thread_is_told_after_the_one_being_told() {
+    // While the listeners are told of the promotion, another thread rolls the plan back.
+    let (plan, events) = reacting_plan(|plan, e| {
+        if e.kind == TransitionKind::Promoted {
+            let other = plan.clone();
+            std::thread::spawn(move || other.roll_back("operator").expect("roll back"))
+                .join()
+                .expect("roll back thread");
+        }
+    });
+    plan.start().expect("start");
+    plan.promote("by hand").expect("promote");
+    assert_eq!(plan.phase(), Phase::RolledBack);
+    assert_told_in_order(
+        &events.lock().expect("events"),
+        &[
+            TransitionKind::Started,
+            TransitionKind::Promoted,
+            TransitionKind::RolledBack,
+        ],
+    );
+}
+
+#[test]
+fn listeners_are_still_told_after_one_panicked() {
+    let (plan, events) = reacting_plan(|_, e| {
+        if e.kind == TransitionKind::Promoted {
+            panic!("a listener failed");
+        }
+    });
+    plan.start().expect("start");
+    let promoted = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| plan.promote("x")));
+    assert!(promoted.is_err(), "the listener's panic reaches the caller");
+    plan.roll_back("after the panic").expect("roll back");
+    let kinds: Vec<TransitionKind> = events
+        .lock()
+        .expect("events")
+        .iter()
+        .map(|e| e.kind)
+        .collect();
+    assert_eq!(kinds, [TransitionKind::Started, TransitionKind::RolledBack]);
+}

@@ -115,6 +115,10 @@ impl fmt::Display for RolloutEvent {
 /// assert_eq!(seen.lock().unwrap().len(), 2);
 /// # Ok::<(), hivetrace_routing::Error>(())
 /// ```
+///
+/// Listeners are told one transition at a time, in the order the transitions happened: one
+/// made while they are being told of another (by a listener calling the plan, or on another
+/// thread) is told after it, by the thread already telling them.
 pub trait OnTransition: Send + Sync + 'static {
     /// Called after the transition, outside the plan's lock (so it may call the plan).
     fn on_transition(&self, event: &RolloutEvent);
@@ -130,23 +134,27 @@ impl OnTransition for () {
     fn on_transition(&self, _event: &RolloutEvent) {}
 }
 
-/// Logs the event through `tracing` (a warning for a rollback) and adds it to the current span.
-pub(crate) fn announce(event: &RolloutEvent) {
+/// Logs the event through `tracing` (a warning for a rollback).
+pub(crate) fn log(event: &RolloutEvent) {
     let (kind, from, to) = (event.kind.as_str(), event.from.as_f64(), event.to.as_f64());
     if event.kind == TransitionKind::RolledBack {
         tracing::warn!(target: "hivetrace_routing::rollout", kind, from, to, manual = event.manual, reason = %event.reason, "rollout rolled back");
     } else {
         tracing::info!(target: "hivetrace_routing::rollout", kind, from, to, manual = event.manual, reason = %event.reason, "rollout transition");
     }
+}
+
+/// Adds the event to the current span.
+pub(crate) fn add_to_current_span(event: &RolloutEvent) {
     let cx = Context::current();
     let span = cx.span();
     if span.is_recording() {
         span.add_event(
             ROLLOUT_SPAN_EVENT,
             vec![
-                KeyValue::new("rollout.kind", kind),
-                KeyValue::new("rollout.from_percentage", from),
-                KeyValue::new("rollout.to_percentage", to),
+                KeyValue::new("rollout.kind", event.kind.as_str()),
+                KeyValue::new("rollout.from_percentage", event.from.as_f64()),
+                KeyValue::new("rollout.to_percentage", event.to.as_f64()),
                 KeyValue::new("rollout.manual", event.manual),
                 KeyValue::new("rollout.reason", event.reason.clone()),
             ],

@@ -1,5 +1,6 @@
 //! The rollout state machine: steps, dwell times, gates, automatic rollback.
 
+use std::collections::VecDeque;
 use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
@@ -10,7 +11,7 @@ use crate::canary::Canary;
 use crate::error::{Error, Result};
 use crate::percentage::Percentage;
 use crate::rollout::builder::RolloutPlanBuilder;
-use crate::rollout::event::{OnTransition, RolloutEvent, TransitionKind, announce};
+use crate::rollout::event::{OnTransition, RolloutEvent, TransitionKind, add_to_current_span, log};
 use crate::rollout::gates::{Gates, Verdict};
 use crate::rollout::health::HealthSignal;
 use crate::rollout::phase::{Phase, Tick};
@@ -78,6 +79,35 @@ struct Inner {
     gates: Gates,
     listeners: Vec<Box<dyn OnTransition>>,
     state: Mutex<State>,
+    /// Transitions not yet logged and told to the listeners, in the order they happened.
+    outbox: Mutex<Outbox>,
+}
+
+#[derive(Debug, Default)]
+struct Outbox {
+    queue: VecDeque<RolloutEvent>,
+    /// A thread is logging and telling the queue's events; it tells those added meanwhile.
+    telling: bool,
+}
+
+/// Locks the outbox; it is valid whatever panicked while it was held.
+fn lock_outbox(outbox: &Mutex<Outbox>) -> MutexGuard<'_, Outbox> {
+    outbox.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// The turn of the thread telling the listeners: ended by it when the queue is empty, or by
+/// this guard when a listener panicked, so that later transitions are still told.
+struct Telling<'a> {
+    outbox: &'a Mutex<Outbox>,
+    ended: bool,
+}
+
+impl Drop for Telling<'_> {
+    fn drop(&mut self) {
+        if !self.ended {
+            lock_outbox(self.outbox).telling = false;
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -109,6 +139,7 @@ impl RolloutPlan {
                     step: 0,
                     step_started: 0,
                 }),
+                outbox: Mutex::new(Outbox::default()),
             }),
         }
     }
@@ -163,8 +194,7 @@ impl RolloutPlan {
         }
         let reason = format!("{} steps ahead", self.inner.steps.len());
         let event = self.enter_step(&mut s, 0, TransitionKind::Started, true, reason);
-        drop(s);
-        self.emit(&event);
+        self.emit(s, &event);
         Ok(event)
     }
 
@@ -194,8 +224,7 @@ impl RolloutPlan {
                 )
             }
         };
-        drop(s);
-        self.emit(&event);
+        self.emit(s, &event);
         Tick::Transition(event)
     }
 
@@ -240,7 +269,7 @@ impl RolloutPlan {
     }
 
     /// An operator's transition: checked against the phases that allow it, made under the
-    /// lock, announced after it is released (observers may call back into the plan).
+    /// lock, told to the listeners after it is released (they may call back into the plan).
     fn by_hand(
         &self,
         action: &'static str,
@@ -250,8 +279,7 @@ impl RolloutPlan {
         let mut s = self.state();
         self.require(&s, action, allowed)?;
         let event = transition(self, &mut s);
-        drop(s);
-        self.emit(&event);
+        self.emit(s, &event);
         Ok(event)
     }
 
@@ -363,10 +391,51 @@ impl RolloutPlan {
         }
     }
 
-    fn emit(&self, event: &RolloutEvent) {
-        announce(event);
-        for l in &self.inner.listeners {
-            l.on_transition(event);
+    /// Announces a transition made under `state`: queued before the lock is released, so in
+    /// the order of the transitions; added to the caller's current span; then logged and told
+    /// to the listeners by [`tell`](Self::tell).
+    fn emit(&self, state: MutexGuard<'_, State>, event: &RolloutEvent) {
+        lock_outbox(&self.inner.outbox)
+            .queue
+            .push_back(event.clone());
+        drop(state);
+        add_to_current_span(event);
+        self.tell();
+    }
+
+    /// Logs the queued transitions and tells the listeners of them, oldest first, unless a
+    /// thread is already doing so: it tells them of these too, after the one it is telling.
+    /// So a transition made by a listener, or on another thread meanwhile, never comes before
+    /// one the listeners have not all been told of.
+    fn tell(&self) {
+        {
+            let mut outbox = lock_outbox(&self.inner.outbox);
+            if outbox.telling {
+                return;
+            }
+            outbox.telling = true;
+        }
+        let mut turn = Telling {
+            outbox: &self.inner.outbox,
+            ended: false,
+        };
+        loop {
+            let event = {
+                let mut outbox = lock_outbox(&self.inner.outbox);
+                match outbox.queue.pop_front() {
+                    Some(event) => event,
+                    None => {
+                        // With the check, so an event queued now is told by its own thread.
+                        outbox.telling = false;
+                        turn.ended = true;
+                        return;
+                    }
+                }
+            };
+            log(&event);
+            for l in &self.inner.listeners {
+                l.on_transition(&event);
+            }
         }
     }
 }
