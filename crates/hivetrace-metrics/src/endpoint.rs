@@ -311,8 +311,12 @@ impl EndpointStats {
                             self.histogram.observe(mean, None, None);
                         }
                     }
+                    // `prometheus_client` writes an exemplar's time as seconds since 1970
+                    // and panics on an earlier one (at every later scrape, as the exemplar
+                    // stays): such a span's exemplar goes without its (optional) time.
+                    let at = (e.at >= SystemTime::UNIX_EPOCH).then_some(e.at);
                     self.histogram
-                        .observe(inside(e.seconds), Some(e.exemplar), Some(e.at));
+                        .observe(inside(e.seconds), Some(e.exemplar), at);
                 }
                 None => {
                     let mean = inside(sum / new as f64);

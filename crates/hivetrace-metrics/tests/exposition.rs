@@ -347,3 +347,30 @@ fn tracer_collectors_reject_namespaces_prometheus_cannot_parse() {
     assert!(text.contains("honeyhive_spans_dropped_total 0"), "{text}");
     tracer.shutdown().unwrap();
 }
+
+/// A sampled span that ended before 1970 (an explicit end time from imported data, a clock set
+/// to zero) still has an exemplar, but no timestamp: `prometheus_client` cannot write a time
+/// before the Unix epoch, and a histogram holding one would fail every later scrape.
+#[test]
+fn a_span_that_ended_before_1970_does_not_break_the_exposition() {
+    let metrics = MetricsProcessor::builder()
+        .build()
+        .expect("default settings build");
+    let before_1970 = std::time::SystemTime::UNIX_EPOCH - Duration::from_secs(1);
+    metrics.record(
+        &SpanSpec::new("replayed", ms(250.0))
+            .ending_at(before_1970)
+            .build(),
+    );
+    let mut registry = Registry::default();
+    metrics.register(&mut registry);
+    let text = encode(&registry).expect("encoding failed");
+    assert!(
+        text.contains(r#"hivetrace_trace_latency_seconds_bucket{le="0.25",endpoint="replayed"} 1 # {trace_id="#),
+        "{text}"
+    );
+    assert!(
+        text.contains("hivetrace_trace_latency_seconds_count{endpoint=\"replayed\"} 1\n"),
+        "{text}"
+    );
+}
