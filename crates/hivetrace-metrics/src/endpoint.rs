@@ -13,6 +13,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, SystemTime};
 
 use crossbeam_utils::CachePadded;
+use hivetrace_core::clock::Clock;
 use prometheus_client::metrics::exemplar::HistogramWithExemplars;
 use sketches_ddsketch::DDSketch;
 
@@ -207,8 +208,9 @@ impl EndpointStats {
             .unwrap_or_else(PoisonError::into_inner)
     }
 
+    /// Records `o`; `clock` is read only when `o` falls in a window slot holding later spans.
     #[inline]
-    pub(crate) fn record(&self, o: &Observation) {
+    pub(crate) fn record(&self, o: &Observation, clock: &dyn Clock) {
         let mut shard = self.shard();
         let shard = &mut *shard;
         if o.error {
@@ -219,7 +221,8 @@ impl EndpointStats {
         shard.spans += 1;
         let count = shard.carry.take(o.weight);
         let epoch = shard.slot.epoch(o.end, o.slot_nanos);
-        shard.latency.add(epoch, o.seconds, count);
+        let now = || epoch_of(clock.wall_time(), o.slot_nanos);
+        shard.latency.add(epoch, o.seconds, count, now);
         if let Some(slot) = shard.buckets.get_mut(o.bucket) {
             *slot += 1;
             shard.bucket_sums[o.bucket] += o.seconds;
@@ -351,7 +354,8 @@ mod tests {
     use opentelemetry::trace::{SpanId, TraceId};
 
     fn observe(stats: &EndpointStats, bounds: &[f64], seconds: f64, exemplar: Option<u64>) {
-        stats.record(&Observation {
+        let clock = hivetrace_core::clock::ManualClock::new();
+        let observation = Observation {
             seconds,
             weight: 1.0,
             error: false,
@@ -367,7 +371,8 @@ mod tests {
                     SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(id),
                 )
             }),
-        });
+        };
+        stats.record(&observation, &clock);
     }
 
     fn exposition(stats: &EndpointStats) -> String {

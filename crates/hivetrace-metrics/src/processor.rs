@@ -220,7 +220,7 @@ impl MetricsProcessor {
         s.endpoints.with(
             label(&span.name),
             || s.new_endpoint(),
-            |e| e.record(&observation),
+            |e| e.record(&observation, &*s.clock),
         );
         if let Some(error_type) = error_type {
             s.error_types

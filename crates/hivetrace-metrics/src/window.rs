@@ -72,13 +72,17 @@ impl Default for WindowedSketch {
 impl WindowedSketch {
     /// Adds `value` `count` times in the slot of `epoch` (time divided by the slot length).
     ///
-    /// A value older than what its slot holds (recorded late, a whole window or more behind
-    /// the newest spans) goes straight to the lifetime: reusing the slot for it would push the
-    /// newer spans out of the recent window.
+    /// A value older than what its slot holds is either late (recorded a whole window or more
+    /// behind the newest spans) or the slot holds values dated in the future (a clock ahead, a
+    /// wall clock stepped back). `now` (the current epoch, read only then) tells them apart:
+    /// a late value goes straight to the lifetime, as reusing the slot for it would push the
+    /// newer spans out of the recent window; a slot from the future is retired to the
+    /// lifetime and reused, or it would keep current spans out of the window until the clock
+    /// caught up with it.
     #[inline]
-    pub(crate) fn add(&mut self, epoch: u64, value: f64, count: u64) {
+    pub(crate) fn add(&mut self, epoch: u64, value: f64, count: u64, now: impl FnOnce() -> u64) {
         let slot = &mut self.slots[(epoch % SLOTS as u64) as usize];
-        if slot.epoch != EMPTY && epoch < slot.epoch {
+        if slot.epoch != EMPTY && epoch < slot.epoch && slot.epoch <= now() {
             self.expired.add_with_count(value, count);
             return;
         }
@@ -116,10 +120,10 @@ mod tests {
     #[test]
     fn old_slots_leave_the_window_but_stay_in_the_lifetime() {
         let mut w = WindowedSketch::default();
-        w.add(0, 1.0, 10);
-        w.add(3, 2.0, 5);
+        w.add(0, 1.0, 10, || 0);
+        w.add(3, 2.0, 5, || 3);
         // Epoch 6 reuses slot 0: the ten values of epoch 0 move to the expired sketch.
-        w.add(6, 3.0, 1);
+        w.add(6, 3.0, 1, || 6);
         let (mut life, mut recent) = (new_sketch(), new_sketch());
         w.merge_into(6, &mut life, &mut recent);
         assert_eq!(life.count(), 16);
@@ -135,14 +139,30 @@ mod tests {
     #[test]
     fn a_late_span_from_a_window_ago_does_not_evict_the_current_slot() {
         let mut w = WindowedSketch::default();
-        w.add(12, 1.0, 100);
+        w.add(12, 1.0, 100, || 12);
         // A span that ended a full window before (epoch 6 maps to slot 0, like 12), recorded
         // late: a replayed batch, an explicit end time.
-        w.add(6, 2.0, 1);
+        w.add(6, 2.0, 1, || 12);
         let (mut life, mut recent) = (new_sketch(), new_sketch());
         w.merge_into(12, &mut life, &mut recent);
         assert_eq!(life.count(), 101);
         assert_eq!(recent.count(), 100, "the current slot left the window");
         assert_eq!(recent.max(), Some(1.0));
+    }
+
+    #[test]
+    fn a_slot_dated_in_the_future_is_retired_for_current_values() {
+        let mut w = WindowedSketch::default();
+        // Epoch 18 is ahead of the clock (now 6) and maps to slot 0, like 6.
+        w.add(18, 2.0, 1, || 6);
+        w.add(6, 1.0, 100, || 6);
+        let (mut life, mut recent) = (new_sketch(), new_sketch());
+        w.merge_into(6, &mut life, &mut recent);
+        assert_eq!(life.count(), 101);
+        assert_eq!(
+            recent.count(),
+            100,
+            "the current values were kept out of the window"
+        );
     }
 }

@@ -401,3 +401,32 @@ fn a_span_recorded_late_does_not_empty_the_recent_window() {
         s.recent
     );
 }
+
+#[test]
+fn a_span_dated_in_the_future_does_not_keep_current_spans_out_of_the_recent_window() {
+    let clock = ManualClock::new();
+    let metrics = MetricsProcessor::builder()
+        .shards(1)
+        .window(Duration::from_secs(60))
+        .clock(clock.clone())
+        .build()
+        .expect("valid settings");
+    // One span whose end time is two minutes ahead of the clock (a host whose clock runs
+    // ahead, an end time in the wrong unit, a wall clock stepped back since): it falls in the
+    // window slot that the spans ending now use.
+    let ahead =
+        SpanSpec::new("chat", ms(900.0)).ending_at(clock.wall_time() + Duration::from_secs(120));
+    metrics.record(&ahead.build());
+    for _ in 0..100 {
+        let span = SpanSpec::new("chat", ms(20.0)).ending_at(clock.wall_time());
+        metrics.record(&span.build());
+    }
+    let s = metrics.snapshot();
+    assert_eq!(s.latency.count, 101);
+    assert_eq!(s.recent.count, 100, "{:?}", s.recent);
+    assert!(
+        (s.recent.p99_ms - 20.0).abs() / 20.0 <= 0.01,
+        "{:?}",
+        s.recent
+    );
+}
