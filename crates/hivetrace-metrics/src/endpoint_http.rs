@@ -72,11 +72,11 @@ impl MetricsEndpoint {
         self.respond(true)
     }
 
-    /// The response for a request with this `Accept` header: OpenMetrics when it names
-    /// `application/openmetrics-text`, the classic text format otherwise.
+    /// The response for a request with this `Accept` header: OpenMetrics when it accepts
+    /// `application/openmetrics-text` (in any case, with a `q` above zero) at least as much as
+    /// `text/plain`, the classic text format otherwise.
     pub fn response_for(&self, accept: Option<&str>) -> Response<String> {
-        let openmetrics = accept.is_some_and(|a| a.contains("application/openmetrics-text"));
-        self.respond(openmetrics)
+        self.respond(accept.is_some_and(prefers_openmetrics))
     }
 
     fn respond(&self, openmetrics: bool) -> Response<String> {
@@ -116,4 +116,31 @@ impl MetricsEndpoint {
             std::future::ready(endpoint.response_for(accept))
         }
     }
+}
+
+/// Whether an `Accept` header's best quality (`q`, default 1) for
+/// `application/openmetrics-text` is above zero and at least its best for `text/plain`. Media
+/// types compare without regard to case; a range with an unreadable `q` counts for nothing.
+fn prefers_openmetrics(accept: &str) -> bool {
+    let (mut openmetrics, mut text) = (0.0f64, 0.0f64);
+    for range in accept.split(',') {
+        let mut parts = range.split(';');
+        let media_type = parts.next().unwrap_or_default().trim();
+        let q = match parts
+            .filter_map(|param| param.split_once('='))
+            .find(|(name, _)| name.trim().eq_ignore_ascii_case("q"))
+        {
+            Some((_, q)) => match q.trim().parse::<f64>() {
+                Ok(q) if (0.0..=1.0).contains(&q) => q,
+                _ => continue,
+            },
+            None => 1.0,
+        };
+        if media_type.eq_ignore_ascii_case("application/openmetrics-text") {
+            openmetrics = openmetrics.max(q);
+        } else if media_type.eq_ignore_ascii_case("text/plain") {
+            text = text.max(q);
+        }
+    }
+    openmetrics > 0.0 && openmetrics >= text
 }

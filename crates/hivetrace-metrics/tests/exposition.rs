@@ -374,3 +374,36 @@ fn a_span_that_ended_before_1970_does_not_break_the_exposition() {
         "{text}"
     );
 }
+
+/// The format follows the client's preferences (RFC 9110 §12.5.1): media types compare
+/// without regard to case, `q=0` means "not acceptable", and a client that prefers the
+/// classic text format (Prometheus with `scrape_protocols` starting with
+/// `PrometheusText0.0.4`) gets it.
+#[test]
+fn the_format_follows_the_accept_header_preferences() {
+    let endpoint = MetricsEndpoint::new(Registry::default());
+    let content_type = |accept: &str| {
+        endpoint.response_for(Some(accept)).headers()["content-type"]
+            .to_str()
+            .expect("an ASCII content type")
+            .to_owned()
+    };
+    // What Prometheus 2 and 3 send by default.
+    for accept in [
+        "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1",
+        "application/openmetrics-text;version=1.0.0;escaping=allow-utf-8;q=0.5,application/openmetrics-text;version=0.0.1;q=0.4,text/plain;version=1.0.0;escaping=allow-utf-8;q=0.3,text/plain;version=0.0.4;q=0.2,*/*;q=0.1",
+        "Application/OpenMetrics-Text; version=1.0.0",
+        "text/plain;q=0.5, application/openmetrics-text",
+    ] {
+        assert_eq!(content_type(accept), CONTENT_TYPE, "{accept}");
+    }
+    for accept in [
+        "application/openmetrics-text;q=0, text/plain",
+        "application/openmetrics-text; q=0.0",
+        "text/plain;version=0.0.4;q=0.5,application/openmetrics-text;version=1.0.0;q=0.4,*/*;q=0.1",
+        "text/plain, application/openmetrics-text;q=0.9",
+        "*/*",
+    ] {
+        assert_eq!(content_type(accept), TEXT_CONTENT_TYPE, "{accept}");
+    }
+}
