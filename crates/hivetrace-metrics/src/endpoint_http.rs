@@ -74,9 +74,14 @@ impl MetricsEndpoint {
 
     /// The response for a request with this `Accept` header: OpenMetrics when it accepts
     /// `application/openmetrics-text` (in any case, with a `q` above zero) at least as much as
-    /// `text/plain`, the classic text format otherwise.
+    /// `text/plain`, the classic text format otherwise. The response carries `Vary: Accept`,
+    /// so that a cache on the way keeps the two formats apart.
     pub fn response_for(&self, accept: Option<&str>) -> Response<String> {
-        self.respond(accept.is_some_and(prefers_openmetrics))
+        let mut response = self.respond(accept.is_some_and(prefers_openmetrics));
+        response
+            .headers_mut()
+            .insert(header::VARY, HeaderValue::from_static("accept"));
+        response
     }
 
     fn respond(&self, openmetrics: bool) -> Response<String> {

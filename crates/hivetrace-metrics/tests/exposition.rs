@@ -407,3 +407,18 @@ fn the_format_follows_the_accept_header_preferences() {
         assert_eq!(content_type(accept), TEXT_CONTENT_TYPE, "{accept}");
     }
 }
+
+/// The body depends on `Accept`, so responses say so (`Vary: Accept`, RFC 9110 §12.5.5): a
+/// cache between scraper and target must not answer Prometheus with what it kept for `curl`.
+#[test]
+fn responses_vary_with_the_accept_header() {
+    let endpoint = MetricsEndpoint::new(Registry::default());
+    for accept in [None, Some("application/openmetrics-text")] {
+        let response = endpoint.response_for(accept);
+        assert_eq!(
+            response.headers().get(http::header::VARY),
+            Some(&http::HeaderValue::from_static("accept")),
+            "{accept:?}"
+        );
+    }
+}
