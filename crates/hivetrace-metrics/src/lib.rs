@@ -99,7 +99,7 @@ pub use error::{Error, Result};
 pub use processor::{MetricsProcessor, UNKNOWN_ERROR_TYPE};
 pub use series::{MAX_LABEL_LEN, OVERFLOW_LABEL};
 #[cfg(feature = "server")]
-pub use server::{HEADER_READ_TIMEOUT, MetricsServer, SHUTDOWN_GRACE};
+pub use server::{HEADER_READ_TIMEOUT, MetricsServer, SHUTDOWN_GRACE, WRITE_TIMEOUT};
 pub use snapshot::{EndpointSnapshot, LatencySummary, MetricsSnapshot};
 pub use tracer_stats::TracerCollector;
 pub use weight::Weighting;

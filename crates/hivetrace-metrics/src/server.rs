@@ -1,7 +1,11 @@
 //! A `/metrics` server on tokio and hyper.
 
 use std::convert::Infallible;
+use std::future::Future;
+use std::io;
 use std::net::SocketAddr;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -11,9 +15,11 @@ use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::{JoinHandle, JoinSet};
+use tokio::time::Sleep;
 
 use crate::endpoint_http::MetricsEndpoint;
 use crate::error::{Error, Result};
@@ -27,6 +33,12 @@ pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 /// How long a connection may take to send a request's headers before it is closed, so clients
 /// that open connections and go quiet do not hold them (and their descriptors) for ever.
 pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How long a response may wait on a client that reads none of it before the connection is
+/// closed: a client that stops reading would otherwise hold its connection, and a copy of the
+/// exposition, until shutdown. A client that goes on reading, however slowly, is not cut off;
+/// an idle keep-alive connection has nothing to write and is not affected.
+pub const WRITE_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// An HTTP/1 server answering `GET /metrics` with the exposition of a registry: OpenMetrics
 /// (exemplars included) when the client accepts it, as Prometheus does, else the classic text
@@ -197,7 +209,10 @@ async fn serve(
                     let connection = http1::Builder::new()
                         .timer(TokioTimer::new())
                         .header_read_timeout(HEADER_READ_TIMEOUT)
-                        .serve_connection(TokioIo::new(stream), service);
+                        .serve_connection(
+                            TokioIo::new(WriteDeadline::new(stream, WRITE_TIMEOUT)),
+                            service,
+                        );
                     tokio::pin!(connection);
                     tokio::select! {
                         _ = connection.as_mut() => {}
@@ -246,4 +261,136 @@ fn respond(endpoint: &MetricsEndpoint, request: &Request<Incoming>) -> Response<
     endpoint
         .response_for(accept)
         .map(|body| Full::new(Bytes::from(body)))
+}
+
+/// A stream whose writes fail with `TimedOut` when they make no progress for `timeout`.
+struct WriteDeadline<S> {
+    inner: S,
+    timeout: Duration,
+    /// Armed when a write first waits, disarmed by any progress.
+    stalled: Option<Pin<Box<Sleep>>>,
+}
+
+impl<S> WriteDeadline<S> {
+    fn new(inner: S, timeout: Duration) -> Self {
+        WriteDeadline {
+            inner,
+            timeout,
+            stalled: None,
+        }
+    }
+
+    /// `poll` from the inner stream, or `TimedOut` once it has been pending for the timeout.
+    fn bounded<T>(
+        &mut self,
+        cx: &mut Context<'_>,
+        poll: Poll<io::Result<T>>,
+    ) -> Poll<io::Result<T>> {
+        if poll.is_ready() {
+            self.stalled = None;
+            return poll;
+        }
+        let timeout = self.timeout;
+        let stalled = self
+            .stalled
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep(timeout)));
+        if stalled.as_mut().poll(cx).is_pending() {
+            return Poll::Pending;
+        }
+        self.stalled = None;
+        Poll::Ready(Err(io::Error::new(
+            io::ErrorKind::TimedOut,
+            "the client read nothing of the response within the write timeout",
+        )))
+    }
+}
+
+impl<S: AsyncRead + Unpin> AsyncRead for WriteDeadline<S> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_read(cx, buf)
+    }
+}
+
+impl<S: AsyncWrite + Unpin> AsyncWrite for WriteDeadline<S> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let poll = Pin::new(&mut self.inner).poll_write(cx, buf);
+        self.bounded(cx, poll)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let poll = Pin::new(&mut self.inner).poll_write_vectored(cx, bufs);
+        self.bounded(cx, poll)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let poll = Pin::new(&mut self.inner).poll_flush(cx);
+        self.bounded(cx, poll)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let poll = Pin::new(&mut self.inner).poll_shutdown(cx);
+        self.bounded(cx, poll)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    const RESPONSE: usize = 1024;
+
+    #[tokio::test(start_paused = true)]
+    async fn a_client_that_reads_nothing_is_cut_off() {
+        let (server, _client) = tokio::io::duplex(64);
+        let mut server = WriteDeadline::new(server, WRITE_TIMEOUT);
+        let written = tokio::time::timeout(WRITE_TIMEOUT * 10, server.write_all(&[b'x'; RESPONSE]))
+            .await
+            .expect("the write ends by itself, within the write timeout");
+        let error = written.expect_err("nobody reads");
+        assert_eq!(error.kind(), io::ErrorKind::TimedOut);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_client_that_reads_slowly_is_served_in_full() {
+        let (server, mut client) = tokio::io::duplex(64);
+        let mut server = WriteDeadline::new(server, WRITE_TIMEOUT);
+        let reader = tokio::spawn(async move {
+            let mut got = Vec::new();
+            let mut chunk = [0u8; 64];
+            loop {
+                // Each read comes most of a timeout after the last: the whole response takes
+                // many timeouts, but every write progresses within one.
+                tokio::time::sleep(WRITE_TIMEOUT * 2 / 3).await;
+                match client.read(&mut chunk).await.expect("read") {
+                    0 => break got,
+                    n => got.extend_from_slice(&chunk[..n]),
+                }
+            }
+        });
+        server
+            .write_all(&[b'x'; RESPONSE])
+            .await
+            .expect("a reading client is not cut off");
+        server.shutdown().await.expect("shutdown");
+        drop(server);
+        let got = reader.await.expect("the reader ends");
+        assert_eq!(got.len(), RESPONSE);
+    }
 }
