@@ -990,6 +990,25 @@ mod tests {
     }
 
     #[test]
+    fn protocol_values_from_the_environment_are_case_insensitive() {
+        // The OpenTelemetry spec: enum values SHOULD be interpreted case-insensitively.
+        for (value, expected) in [
+            ("HTTP/JSON", Protocol::HttpJson),
+            ("Http/Protobuf", Protocol::HttpProtobuf),
+            (" GRPC ", Protocol::Grpc),
+        ] {
+            let mut builder = from_vars(&[(vars::OTEL_EXPORTER_OTLP_PROTOCOL, value)]);
+            let resolved = builder.resolve().expect("a known protocol in any case");
+            assert_eq!(resolved.protocol, expected, "{value}");
+        }
+        let err = from_vars(&[(vars::OTEL_EXPORTER_OTLP_PROTOCOL, "http/xml")])
+            .resolve()
+            .err()
+            .expect("an unknown protocol is still an error");
+        assert!(err.to_string().contains("http/xml"), "{err}");
+    }
+
+    #[test]
     fn an_endpoint_set_in_code_wins_over_the_api_url() {
         let builder = from_vars(&[(vars::OTEL_EXPORTER_OTLP_ENDPOINT, "http://collector:4318")])
             .endpoint("http://mine:4318/v1/traces")

@@ -20,6 +20,7 @@ use crate::secret::{Secret, redact_url};
 /// ```
 /// use hivetrace_core::exporter::Protocol;
 /// assert_eq!("http/json".parse::<Protocol>().ok(), Some(Protocol::HttpJson));
+/// assert_eq!("HTTP/JSON".parse::<Protocol>().ok(), Some(Protocol::HttpJson));
 /// assert_eq!(Protocol::default(), Protocol::HttpProtobuf);
 /// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -46,16 +47,17 @@ impl Protocol {
     }
 }
 
+/// Parses a protocol name, ignoring case and surrounding blanks: the OpenTelemetry spec says
+/// enum values are read case-insensitively.
 impl FromStr for Protocol {
     type Err = String;
 
     fn from_str(s: &str) -> Result<Self, String> {
-        match s.trim() {
-            "http/protobuf" => Ok(Protocol::HttpProtobuf),
-            "http/json" => Ok(Protocol::HttpJson),
-            "grpc" => Ok(Protocol::Grpc),
-            _ => Err("expected http/protobuf, http/json or grpc".into()),
-        }
+        let s = s.trim();
+        [Protocol::HttpProtobuf, Protocol::HttpJson, Protocol::Grpc]
+            .into_iter()
+            .find(|p| p.as_str().eq_ignore_ascii_case(s))
+            .ok_or_else(|| "expected http/protobuf, http/json or grpc".into())
     }
 }
 
