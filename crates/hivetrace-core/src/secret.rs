@@ -46,15 +46,16 @@ impl From<&str> for Secret {
     }
 }
 
-/// `url` with any credentials (`user:password@`) replaced by `<redacted>@`, for messages and
-/// `Debug`. Works on text that is not a valid URL too.
+/// `url` with any credentials (`user:password@`) replaced by `<redacted>@`, and the value of
+/// every query parameter by `<redacted>` (receivers that take a key in the URL take it there),
+/// for messages and `Debug`. Works on text that is not a valid URL too.
 ///
 /// In a well-formed URL (one both `url` and `http` accept) everything up to the last `@`
 /// before the path, query or fragment is credentials, and the scheme stays readable. Text that
 /// is not a well-formed URL has no reliable authority (`http:/u:p@host`, a password holding a
 /// `/`, a missing scheme), so everything up to its last `@` is redacted.
 pub(crate) fn redact_url(url: &str) -> String {
-    match well_formed_authority(url) {
+    let shown = match well_formed_authority(url) {
         Some((start, end)) => match url[start..end].rfind('@') {
             Some(at) => format!("{}<redacted>{}", &url[..start], &url[start + at..]),
             None => url.to_owned(),
@@ -63,7 +64,30 @@ pub(crate) fn redact_url(url: &str) -> String {
             Some(at) => format!("<redacted>{}", &url[at..]),
             None => url.to_owned(),
         },
-    }
+    };
+    redact_query(shown)
+}
+
+/// `url` with each query parameter's value replaced by `<redacted>` (`?key=<redacted>`), and
+/// a parameter without a name by `<redacted>` alone; the fragment is kept.
+///
+/// What is left of the authority holds no `?` (credentials are already redacted, and a host
+/// or port cannot hold one), so the first `?` starts the query.
+fn redact_query(url: String) -> String {
+    let Some(start) = url.find('?') else {
+        return url;
+    };
+    let end = url[start..].find('#').map_or(url.len(), |i| start + i);
+    let query = url[start + 1..end]
+        .split('&')
+        .map(|param| match param.split_once('=') {
+            Some((name, _)) => format!("{name}=<redacted>"),
+            None if param.is_empty() => String::new(),
+            None => "<redacted>".to_owned(),
+        })
+        .collect::<Vec<_>>()
+        .join("&");
+    format!("{}?{query}{}", &url[..start], &url[end..])
 }
 
 /// The byte range of `url`'s authority, when `url` is a well-formed `scheme://authority...` URL.
@@ -93,11 +117,41 @@ mod tests {
     fn credentials_in_urls_are_redacted() {
         assert_eq!(
             redact_url("http://user:s3cr3t@host:4318/v1/traces?a=b@c"),
-            "http://<redacted>@host:4318/v1/traces?a=b@c"
+            "http://<redacted>@host:4318/v1/traces?a=<redacted>"
         );
         assert_eq!(redact_url("https://host/x@y"), "https://host/x@y");
         assert_eq!(redact_url("http://u@v:w@host/"), "http://<redacted>@host/");
         assert_eq!(redact_url("not a url"), "not a url");
+    }
+
+    #[test]
+    fn query_values_are_redacted_and_their_names_kept() {
+        for (url, shown) in [
+            (
+                "https://collector.example/v1/traces?api_key=s3cr3t&tenant=t1",
+                "https://collector.example/v1/traces?api_key=<redacted>&tenant=<redacted>",
+            ),
+            (
+                "http://collector:4318/v1/traces?s3cr3t&&x=",
+                "http://collector:4318/v1/traces?<redacted>&&x=<redacted>",
+            ),
+            (
+                "http://collector:4318/v1/traces?token=s3cr3t#part",
+                "http://collector:4318/v1/traces?token=<redacted>#part",
+            ),
+            ("http://collector:4318/?", "http://collector:4318/?"),
+            // Not a URL the HTTP client takes (the port is out of range): redacted all the same.
+            (
+                "http://host:99999/v1/traces?token=s3cr3t",
+                "http://host:99999/v1/traces?token=<redacted>",
+            ),
+            (
+                "http://user:pw@host:99999/?token=s3cr3t",
+                "<redacted>@host:99999/?token=<redacted>",
+            ),
+        ] {
+            assert_eq!(redact_url(url), shown, "{url}");
+        }
     }
 
     #[test]

@@ -56,3 +56,42 @@ fn an_invalid_secret_header_is_rejected_without_showing_it() {
         assert!(!shown.contains(SECRET), "{shown}");
     }
 }
+
+#[test]
+fn a_token_in_the_endpoint_query_is_never_shown() {
+    // Some receivers take their key in the query string; the endpoint is otherwise printed
+    // (`destination()`, `Debug`, build errors), so the values must not be.
+    let endpoint = format!("http://127.0.0.1:4318/v1/traces?api_key={SECRET}&tenant=t1");
+    let builder = Tracer::builder().endpoint(endpoint.clone());
+    let tracer = builder
+        .build()
+        .expect("an endpoint with a query builds without contacting anyone");
+    for shown in [
+        format!("{tracer:?}"),
+        format!("{tracer:#?}"),
+        format!("{:?}", tracer.destination()),
+        tracer.destination().to_string(),
+    ] {
+        assert!(!shown.contains(SECRET), "{shown}");
+    }
+    assert!(
+        tracer
+            .destination()
+            .to_string()
+            .contains("?api_key=<redacted>"),
+        "the parameter's name stays readable: {}",
+        tracer.destination()
+    );
+    tracer
+        .shutdown()
+        .expect("shutdown with nothing to send succeeds");
+
+    // A URL the HTTP client refuses (the port is out of range) is shown in the error.
+    let err = Tracer::builder()
+        .endpoint(format!("http://127.0.0.1:99999/v1/traces?api_key={SECRET}"))
+        .build()
+        .expect_err("the port is out of range");
+    for shown in [err.to_string(), format!("{err:?}")] {
+        assert!(!shown.contains(SECRET), "{shown}");
+    }
+}
