@@ -97,7 +97,9 @@ impl Default for FileRotation {
 ///
 /// That is the format the OpenTelemetry Collector's `file` exporter writes and its
 /// `otlpjsonfile` receiver reads, so the file can be replayed into any backend later. The file
-/// is appended to, never truncated. A line cut short (by a crash, or a write that failed half
+/// is appended to, never truncated. A double that is NaN or infinite is written as a string
+/// (`"NaN"`, `"Infinity"`, `"-Infinity"`), since `null`, which the OTLP JSON encoder would
+/// write, makes readers refuse the line. A line cut short (by a crash, or a write that failed half
 /// way) is ended before the next one is written, so it costs only its own batch.
 ///
 /// The file is rotated by size ([`FileRotation`], 100 MiB by default). Before each batch the
@@ -179,7 +181,8 @@ impl FileExporter {
         self.rotation
     }
 
-    fn write(&self, batch: Vec<SpanData>) -> std::io::Result<()> {
+    fn write(&self, mut batch: Vec<SpanData>) -> std::io::Result<()> {
+        super::non_finite_doubles_as_strings(&mut batch);
         let request = ExportTraceServiceRequest {
             resource_spans: group_spans_by_resource_and_scope(batch, &self.resource),
         };
@@ -538,6 +541,66 @@ mod tests {
             .expect("the old file was rotated");
         assert_eq!(old, "{\"resourceSpans\":[{\"reso\n");
         assert_eq!(names_in(&path), ["s0"]);
+    }
+
+    #[test]
+    fn non_finite_doubles_do_not_make_the_line_unreadable() {
+        use opentelemetry::{Array, KeyValue, Value};
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let path = dir.path().join("traces.jsonl");
+        let tracer = tracer(&path, FileRotation::NEVER);
+        let span = tracer.span("scores").start();
+        span.in_scope(|| {
+            crate::enrich_span(|e| {
+                e.metrics("nan", f64::NAN)
+                    .metrics("inf", f64::INFINITY)
+                    .metrics("neg_inf", f64::NEG_INFINITY)
+                    .metrics("fine", 0.5)
+                    .attribute(KeyValue::new(
+                        "series",
+                        Value::Array(Array::F64(vec![1.5, f64::NAN])),
+                    ));
+            });
+        });
+        span.end();
+        tracer.shutdown().expect("the file is written");
+
+        let text = std::fs::read_to_string(&path).expect("the file reads");
+        // opentelemetry-proto writes a non-finite double as `null`, which OTLP/JSON readers
+        // (the Collector's otlpjsonfile receiver) refuse, and with it the whole line.
+        assert!(!text.contains("null"), "{text}");
+        let json: serde_json::Value = serde_json::from_str(text.trim_end()).expect("one line");
+        let attributes = &json["resourceSpans"][0]["scopeSpans"][0]["spans"][0]["attributes"];
+        let value = |key: &str| {
+            attributes
+                .as_array()
+                .and_then(|all| all.iter().find(|kv| kv["key"] == key))
+                .map(|kv| kv["value"].clone())
+                .unwrap_or_else(|| panic!("no {key} in {attributes}"))
+        };
+        assert_eq!(
+            value("honeyhive_metrics.nan"),
+            serde_json::json!({"stringValue": "NaN"})
+        );
+        assert_eq!(
+            value("honeyhive_metrics.inf"),
+            serde_json::json!({"stringValue": "Infinity"})
+        );
+        assert_eq!(
+            value("honeyhive_metrics.neg_inf"),
+            serde_json::json!({"stringValue": "-Infinity"})
+        );
+        assert_eq!(
+            value("honeyhive_metrics.fine"),
+            serde_json::json!({"doubleValue": 0.5})
+        );
+        assert_eq!(
+            value("series"),
+            serde_json::json!({"arrayValue": {"values": [
+                {"stringValue": "1.5"},
+                {"stringValue": "NaN"}
+            ]}})
+        );
     }
 
     #[test]

@@ -167,6 +167,45 @@ impl From<opentelemetry_sdk::trace::InMemorySpanExporter> for Exporter {
     }
 }
 
+/// Rewrites every non-finite double (NaN, ±infinity) in `batch` as a string (`"NaN"`,
+/// `"Infinity"`, `"-Infinity"`, the protobuf JSON mapping's spellings), for the OTLP/JSON
+/// encodings. An array of doubles holding one becomes an array of strings.
+///
+/// opentelemetry-proto's JSON encoding writes such a value as `"doubleValue": null`, which
+/// OTLP/JSON readers (the Collector's among them) refuse, and with it the whole request or
+/// file line. Protobuf carries these values as they are and is left alone.
+pub(crate) fn non_finite_doubles_as_strings(batch: &mut [SpanData]) {
+    use opentelemetry::{Array, StringValue, Value};
+    fn spelled(f: f64) -> String {
+        if f.is_nan() {
+            "NaN".to_owned()
+        } else if f.is_infinite() {
+            if f > 0.0 { "Infinity" } else { "-Infinity" }.to_owned()
+        } else {
+            f.to_string()
+        }
+    }
+    for span in batch {
+        let events = span.events.events.iter_mut();
+        let links = span.links.links.iter_mut();
+        let attributes = span
+            .attributes
+            .iter_mut()
+            .chain(events.flat_map(|e| e.attributes.iter_mut()))
+            .chain(links.flat_map(|l| l.attributes.iter_mut()));
+        for kv in attributes {
+            match &kv.value {
+                Value::F64(f) if !f.is_finite() => kv.value = Value::from(spelled(*f)),
+                Value::Array(Array::F64(items)) if items.iter().any(|f| !f.is_finite()) => {
+                    let items = items.iter().map(|&f| StringValue::from(spelled(f)));
+                    kv.value = Value::Array(Array::String(items.collect()));
+                }
+                _ => {}
+            }
+        }
+    }
+}
+
 /// A boxed export future.
 pub type BoxExportFuture<'a> = Pin<Box<dyn Future<Output = OTelSdkResult> + Send + 'a>>;
 

@@ -96,6 +96,10 @@ impl OtlpExporter {
     /// hivetrace-resilience's `ResilientExporter` can honour the hint (the SDK's error type
     /// carries only a message).
     ///
+    /// Over http/json, a double that is NaN or infinite is sent as a string (`"NaN"`,
+    /// `"Infinity"`, `"-Infinity"`): the OTLP JSON encoder would write `null`, which receivers
+    /// refuse along with the whole request.
+    ///
     /// gRPC export is plaintext only: an endpoint that is not `http://` is an
     /// [`Error::ExporterBuild`] saying to use OTLP over HTTP, which supports `https://`.
     /// Errors never show the endpoint's credentials.
@@ -236,10 +240,13 @@ impl Drop for OtlpExporter {
 }
 
 impl SpanExporter for OtlpExporter {
-    async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
+    async fn export(&self, mut batch: Vec<SpanData>) -> OTelSdkResult {
         #[cfg(feature = "grpc")]
         if let Some(runtime) = &self.runtime {
             return runtime.block_on(self.inner.export(batch));
+        }
+        if self.protocol == Protocol::HttpJson {
+            super::non_finite_doubles_as_strings(&mut batch);
         }
         self.retry_after.store(0, Ordering::Relaxed);
         let result = self.inner.export(batch).await;
@@ -498,10 +505,10 @@ mod tests {
             let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
             let mut request = Vec::new();
             let mut buf = [0u8; 8192];
-            // Headers, then as much body as Content-Length says (enough to answer).
+            // Headers, then as much body as Content-Length says.
             while let Ok(n) = stream.read(&mut buf) {
                 request.extend_from_slice(&buf[..n]);
-                if n == 0 || request.windows(4).any(|w| w == b"\r\n\r\n") {
+                if n == 0 || request_complete(&request) {
                     break;
                 }
             }
@@ -509,6 +516,71 @@ mod tests {
             String::from_utf8_lossy(&request).into_owned()
         });
         (addr, handle)
+    }
+
+    /// Whether `request` holds its headers and the whole body they announce.
+    fn request_complete(request: &[u8]) -> bool {
+        let Some(end) = request.windows(4).position(|w| w == b"\r\n\r\n") else {
+            return false;
+        };
+        let head = String::from_utf8_lossy(&request[..end]).to_ascii_lowercase();
+        let body_len = head
+            .lines()
+            .find_map(|line| line.strip_prefix("content-length:"))
+            .and_then(|v| v.trim().parse::<usize>().ok())
+            .unwrap_or(0);
+        request.len() >= end + 4 + body_len
+    }
+
+    #[test]
+    fn http_json_sends_non_finite_doubles_a_receiver_can_read() {
+        use opentelemetry::{KeyValue, Value};
+        let (addr, server) = serve_once("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n".to_owned());
+        let exporter = OtlpExporter::new(
+            &format!("http://{addr}/v1/traces"),
+            Protocol::HttpJson,
+            &[],
+            Duration::from_secs(5),
+        )
+        .expect("the exporter builds");
+        let span = SpanData {
+            span_context: opentelemetry::trace::SpanContext::empty_context(),
+            parent_span_id: opentelemetry::trace::SpanId::INVALID,
+            parent_span_is_remote: false,
+            span_kind: opentelemetry::trace::SpanKind::Internal,
+            name: "scores".into(),
+            start_time: std::time::SystemTime::UNIX_EPOCH,
+            end_time: std::time::SystemTime::UNIX_EPOCH,
+            attributes: vec![
+                KeyValue::new("nan", f64::NAN),
+                KeyValue::new("inf", f64::INFINITY),
+                KeyValue::new("fine", Value::F64(0.5)),
+            ],
+            dropped_attributes_count: 0,
+            events: Default::default(),
+            links: Default::default(),
+            status: opentelemetry::trace::Status::Unset,
+            instrumentation_scope: Default::default(),
+        };
+        let exported = vec![span];
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        let result = crate::exporter::block_on_until(exporter.export(exported), deadline);
+        let request = server.join().unwrap_or_default();
+        assert!(matches!(result, Some(Ok(()))), "{result:?}");
+        // `"doubleValue": null` makes an OTLP/JSON receiver refuse the whole request.
+        let body = request.split_once("\r\n\r\n").map_or("", |(_, body)| body);
+        let json: serde_json::Value = serde_json::from_str(body).expect("a JSON body");
+        let attributes = &json["resourceSpans"][0]["scopeSpans"][0]["spans"][0]["attributes"];
+        let value = |key: &str| {
+            attributes
+                .as_array()
+                .and_then(|all| all.iter().find(|kv| kv["key"] == key))
+                .map(|kv| kv["value"].clone())
+                .unwrap_or_else(|| panic!("no {key} in {attributes}"))
+        };
+        assert_eq!(value("nan"), serde_json::json!({"stringValue": "NaN"}));
+        assert_eq!(value("inf"), serde_json::json!({"stringValue": "Infinity"}));
+        assert_eq!(value("fine"), serde_json::json!({"doubleValue": 0.5}));
     }
 
     #[test]
