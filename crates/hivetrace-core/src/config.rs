@@ -249,7 +249,8 @@ impl TracerBuilder {
 
     /// The source, i.e. the environment name (`dev`, `staging`, `prod`), also written as the
     /// `deployment.environment.name` resource attribute. Default `HH_SOURCE`, else that
-    /// attribute in `OTEL_RESOURCE_ATTRIBUTES`, else `dev`.
+    /// attribute in `OTEL_RESOURCE_ATTRIBUTES`, else `dev`. With an API key it is also sent as
+    /// the `X-Source` header, so it must then be visible ASCII (else `build` fails, naming it).
     pub fn source(mut self, source: impl Into<String>) -> Self {
         self.source = Some(source.into());
         self
@@ -668,6 +669,20 @@ impl TracerBuilder {
                 "authorization",
                 Secret::new(format!("Bearer {}", key.expose())),
             );
+            if !headers
+                .iter()
+                .any(|(k, _)| k.eq_ignore_ascii_case("x-source"))
+                && !source
+                    .bytes()
+                    .all(|b| b == b'\t' || (b' '..b'\x7f').contains(&b))
+            {
+                return Err(Error::invalid(
+                    "source",
+                    source,
+                    "it is sent as the X-Source header with the API key, and HTTP headers allow \
+                     only visible ASCII; set another source (HH_SOURCE) or an X-Source header",
+                ));
+            }
             set_header_if_absent(&mut headers, "x-source", Secret::new(source.clone()));
         }
 
@@ -1006,6 +1021,34 @@ mod tests {
             .err()
             .expect("an unknown protocol is still an error");
         assert!(err.to_string().contains("http/xml"), "{err}");
+    }
+
+    #[test]
+    fn a_source_sent_as_x_source_must_be_visible_ascii() {
+        let err = from_vars(&[(vars::HH_SOURCE, "préprod"), (vars::HH_API_KEY, "k")])
+            .api_url("https://hh.example.com")
+            .resolve()
+            .err()
+            .expect("X-Source cannot carry a non-ASCII source");
+        let text = err.to_string();
+        assert!(
+            text.contains("source") && text.contains("préprod") && text.contains("X-Source"),
+            "{text}"
+        );
+        assert!(!text.contains("api key"), "{text}");
+
+        // Without a key no X-Source header is sent, and the source is only a resource value.
+        let resolved = from_vars(&[(vars::HH_SOURCE, "préprod")])
+            .resolve()
+            .expect("a non-ASCII source without a key is fine");
+        assert_eq!(resolved.source, "préprod");
+        // Nor when the user sets X-Source themselves.
+        let mut builder = from_vars(&[(vars::HH_SOURCE, "préprod"), (vars::HH_API_KEY, "k")])
+            .api_url("https://hh.example.com")
+            .header("X-Source", "preprod");
+        builder
+            .resolve()
+            .expect("the user's X-Source header is used");
     }
 
     #[test]
