@@ -10,14 +10,14 @@
 //! | feature | what it adds |
 //! |---|---|
 //! | `macros` (default) | `#[trace]`, `#[trace_impl]` |
-//! | `sampling` | `hivetrace::sampling`: consistent (OTEP 235), keyed, allow-list, rate-limited, adaptive, rules |
+//! | `sampling` | `hivetrace::sampling`: consistent (OTEP 235), keyed, allow-list, rate-limited, adaptive, rules, observed |
 //! | `correlation` | `hivetrace::correlation`: W3C propagation, request ids, sessions, context across tasks |
 //! | `resilience` | `hivetrace::resilience`: circuit breaker, retry, resilient exporter, guarded start |
 //! | `metrics` | `hivetrace::metrics`: span metrics, Prometheus families, `encode` for `/metrics`, resource usage |
 //! | `metrics-server` | `metrics`, plus `MetricsServer` (tokio + hyper) and `MetricsEndpoint` for your own server |
 //! | `routing` | `hivetrace::routing`: blue-green, canary, header tiers, rollout plans |
 //! | `tower` | the tower layers of every enabled crate |
-//! | `prometheus` | `prometheus_client` collectors of every enabled crate that owns state |
+//! | `prometheus` | `prometheus_client` collectors of every enabled crate that owns state (the breaker's `BreakerCollector`, with `resilience`) |
 //! | `tokio` | retry delays on the tokio timer (`hivetrace::resilience::retry::TokioSleeper`, with `resilience`) |
 //! | `grpc` | OTLP over gRPC (plaintext `http://` endpoints; use `http/protobuf` for `https://`) |
 //! | `testing` | the SDK's in-memory exporter |
