@@ -38,7 +38,7 @@
 //!   caller's location) and hands no result to the span.
 //! - `resources`: the CPU time (thread and process) and resident memory (before, after, delta)
 //!   the call used, as `honeyhive_metrics.resource.*` attributes, measured only when the span
-//!   records (a few `/proc` reads, about 10-20 µs: for coarse spans). Needs `hivetrace-metrics`:
+//!   records (six `/proc` reads, tens of µs: for coarse spans). Needs `hivetrace-metrics`:
 //!   the facade's `metrics` feature, or the `hivetrace_metrics` crate as a dependency
 //!   (`resources = path` names it where it is re-exported elsewhere). A function returning a
 //!   future measures the future's run.
