@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use opentelemetry::KeyValue;
-use opentelemetry_sdk::trace::{ShouldSample, SpanProcessor};
+use opentelemetry_sdk::trace::{Sampler, ShouldSample, SpanProcessor};
 
 use crate::conventions::Conventions;
 use crate::env::{self, Lookup};
@@ -18,6 +18,8 @@ use crate::truncate::DEFAULT_MAX_ATTRIBUTE_LEN;
 
 /// OpenTelemetry's default attribute count limit per span.
 const DEFAULT_MAX_ATTRIBUTES_PER_SPAN: u32 = 128;
+/// OpenTelemetry's default limit of events, and of links, per span.
+const DEFAULT_COUNT_LIMIT: u32 = 128;
 
 /// HoneyHive's API when `HH_API_KEY` is set and no URL is given.
 pub const DEFAULT_HONEYHIVE_URL: &str = "https://api.dp1.us.honeyhive.ai";
@@ -34,7 +36,9 @@ pub const MAX_DURATION: Duration = Duration::from_secs(3600);
 /// The shortest batch delay: a zero delay would make the export thread spin.
 pub const MIN_SCHEDULED_DELAY: Duration = Duration::from_millis(1);
 
-/// The environment variables a tracer reads, in the order each setting looks at them.
+/// The environment variables a tracer from [`TracerBuilder::from_env`] reads. Where two name
+/// one setting, the more specific one (`..._TRACES_...`, `OTEL_SPAN_...`,
+/// `HH_INGESTION_API_KEY`) wins, as each says.
 pub mod vars {
     /// `service.name`.
     pub const OTEL_SERVICE_NAME: &str = "OTEL_SERVICE_NAME";
@@ -73,6 +77,15 @@ pub mod vars {
     pub const OTEL_ATTRIBUTE_COUNT_LIMIT: &str = "OTEL_ATTRIBUTE_COUNT_LIMIT";
     /// Maximum number of attributes per span; wins over the general one.
     pub const OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT: &str = "OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT";
+    /// Maximum number of events per span.
+    pub const OTEL_SPAN_EVENT_COUNT_LIMIT: &str = "OTEL_SPAN_EVENT_COUNT_LIMIT";
+    /// Maximum number of links per span.
+    pub const OTEL_SPAN_LINK_COUNT_LIMIT: &str = "OTEL_SPAN_LINK_COUNT_LIMIT";
+    /// The sampler when none is set in code: `always_on`, `always_off`, `traceidratio`,
+    /// `parentbased_always_on`, `parentbased_always_off` or `parentbased_traceidratio`.
+    pub const OTEL_TRACES_SAMPLER: &str = "OTEL_TRACES_SAMPLER";
+    /// The ratio of the `traceidratio` samplers, from 0 to 1; default 1.
+    pub const OTEL_TRACES_SAMPLER_ARG: &str = "OTEL_TRACES_SAMPLER_ARG";
     /// HoneyHive API key.
     pub const HH_API_KEY: &str = "HH_API_KEY";
     /// HoneyHive's ingestion-only API key; wins over [`HH_API_KEY`], as in HoneyHive's SDK.
@@ -256,7 +269,8 @@ impl TracerBuilder {
         self
     }
 
-    /// The service name (`service.name`); default `OTEL_SERVICE_NAME`, else the project.
+    /// The service name (`service.name`); default `OTEL_SERVICE_NAME`, else `service.name` in
+    /// `OTEL_RESOURCE_ATTRIBUTES`, else the project, else `unknown_service`.
     pub fn service_name(mut self, name: impl Into<String>) -> Self {
         self.service_name = Some(name.into());
         self
@@ -374,7 +388,9 @@ impl TracerBuilder {
         self
     }
 
-    /// The sampler: any `ShouldSample`, hivetrace's or your own. Default: parent-based always-on.
+    /// The sampler: any `ShouldSample`, hivetrace's or your own. Default: the one
+    /// `OTEL_TRACES_SAMPLER` (and `OTEL_TRACES_SAMPLER_ARG`) names, for a builder from
+    /// [`from_env`](Self::from_env), else parent-based always-on.
     pub fn sampler(mut self, sampler: impl ShouldSample + 'static) -> Self {
         self.sampler = Some(Box::new(sampler));
         self
@@ -442,6 +458,57 @@ impl TracerBuilder {
         self.env
             .as_ref()
             .and_then(|lookup| env::first(lookup, names))
+    }
+
+    /// The sampler `OTEL_TRACES_SAMPLER` names, else parent-based always-on. (The SDK would
+    /// read the process environment itself, even for a builder not made from it.)
+    fn sampler_from_env(&self) -> Result<Box<dyn ShouldSample>> {
+        use vars::{OTEL_TRACES_SAMPLER, OTEL_TRACES_SAMPLER_ARG};
+        let Some((name, value)) = self.var(OTEL_TRACES_SAMPLER) else {
+            return Ok(Box::new(Sampler::ParentBased(Box::new(Sampler::AlwaysOn))));
+        };
+        let ratio = || -> Result<f64> {
+            match self.var(OTEL_TRACES_SAMPLER_ARG) {
+                None => Ok(1.0),
+                Some((arg, v)) => v
+                    .trim()
+                    .parse::<f64>()
+                    .ok()
+                    .filter(|r| (0.0..=1.0).contains(r))
+                    .ok_or_else(|| Error::invalid(arg, v, "expected a ratio from 0 to 1")),
+            }
+        };
+        let parent_based = |root: Sampler| Sampler::ParentBased(Box::new(root));
+        let sampler = match value.trim().to_ascii_lowercase().as_str() {
+            "always_on" => Sampler::AlwaysOn,
+            "always_off" => Sampler::AlwaysOff,
+            "traceidratio" => Sampler::TraceIdRatioBased(ratio()?),
+            "parentbased_always_on" => parent_based(Sampler::AlwaysOn),
+            "parentbased_always_off" => parent_based(Sampler::AlwaysOff),
+            "parentbased_traceidratio" => parent_based(Sampler::TraceIdRatioBased(ratio()?)),
+            _ => {
+                return Err(Error::invalid(
+                    name,
+                    value,
+                    "expected always_on, always_off, traceidratio, parentbased_always_on, \
+                     parentbased_always_off or parentbased_traceidratio (set other samplers \
+                     in code)",
+                ));
+            }
+        };
+        Ok(Box::new(sampler))
+    }
+
+    /// A per-span count limit from the environment, else OpenTelemetry's default.
+    fn count_limit(&self, name: &'static str) -> Result<u32> {
+        match self.var(name) {
+            None => Ok(DEFAULT_COUNT_LIMIT),
+            Some((name, v)) => {
+                let n = env::count(name, &v)?;
+                u32::try_from(n)
+                    .map_err(|_| Error::invalid(name, v, format!("expected at most {}", u32::MAX)))
+            }
+        }
     }
 
     /// Resolves every setting into what the tracer needs.
@@ -702,7 +769,12 @@ impl TracerBuilder {
             export_timeout,
             flush_timeout,
             batch,
-            sampler: self.sampler.take(),
+            sampler: match self.sampler.take() {
+                Some(sampler) => sampler,
+                None => self.sampler_from_env()?,
+            },
+            max_events_per_span: self.count_limit(OTEL_SPAN_EVENT_COUNT_LIMIT)?,
+            max_links_per_span: self.count_limit(OTEL_SPAN_LINK_COUNT_LIMIT)?,
             env_resource_attributes,
             resource_attributes,
             max_attribute_len,
@@ -842,7 +914,9 @@ pub(crate) struct Resolved {
     pub(crate) export_timeout: Duration,
     pub(crate) flush_timeout: Duration,
     pub(crate) batch: BatchConfig,
-    pub(crate) sampler: Option<Box<dyn ShouldSample>>,
+    pub(crate) sampler: Box<dyn ShouldSample>,
+    pub(crate) max_events_per_span: u32,
+    pub(crate) max_links_per_span: u32,
     /// From `OTEL_RESOURCE_ATTRIBUTES`: applied first.
     pub(crate) env_resource_attributes: Vec<KeyValue>,
     /// From the builder: applied last, so they win.
@@ -1049,6 +1123,67 @@ mod tests {
         builder
             .resolve()
             .expect("the user's X-Source header is used");
+    }
+
+    #[test]
+    fn the_sampler_variables_are_read_through_the_configuration() {
+        use opentelemetry::trace::{SpanKind, TraceId};
+        use opentelemetry_sdk::trace::SamplingDecision;
+        let decides = |vars: &[(&'static str, &'static str)]| {
+            let sampler = from_vars(vars).resolve().expect("valid").sampler;
+            let id = TraceId::from(u128::MAX);
+            sampler
+                .should_sample(None, id, "s", &SpanKind::Internal, &[], &[])
+                .decision
+        };
+        assert_eq!(decides(&[]), SamplingDecision::RecordAndSample);
+        assert_eq!(
+            decides(&[(vars::OTEL_TRACES_SAMPLER, "always_off")]),
+            SamplingDecision::Drop
+        );
+        assert_eq!(
+            decides(&[(vars::OTEL_TRACES_SAMPLER, " ParentBased_Always_Off ")]),
+            SamplingDecision::Drop
+        );
+        let ratio = |arg: &'static str| {
+            decides(&[
+                (vars::OTEL_TRACES_SAMPLER, "parentbased_traceidratio"),
+                (vars::OTEL_TRACES_SAMPLER_ARG, arg),
+            ])
+        };
+        assert_eq!(ratio("0"), SamplingDecision::Drop);
+        assert_eq!(ratio("1"), SamplingDecision::RecordAndSample);
+
+        for (vars, named) in [
+            (
+                vec![(vars::OTEL_TRACES_SAMPLER, "xray")],
+                "OTEL_TRACES_SAMPLER",
+            ),
+            (
+                vec![
+                    (vars::OTEL_TRACES_SAMPLER, "traceidratio"),
+                    (vars::OTEL_TRACES_SAMPLER_ARG, "1.5"),
+                ],
+                "OTEL_TRACES_SAMPLER_ARG",
+            ),
+            (
+                vec![(vars::OTEL_SPAN_EVENT_COUNT_LIMIT, "lots")],
+                "OTEL_SPAN_EVENT_COUNT_LIMIT",
+            ),
+        ] {
+            let err = from_vars(&vars).resolve().err().expect("a bad value");
+            assert!(err.to_string().contains(named), "{err}");
+        }
+        let resolved = from_vars(&[
+            (vars::OTEL_SPAN_EVENT_COUNT_LIMIT, "7"),
+            (vars::OTEL_SPAN_LINK_COUNT_LIMIT, "9"),
+        ])
+        .resolve()
+        .expect("valid");
+        assert_eq!(
+            (resolved.max_events_per_span, resolved.max_links_per_span),
+            (7, 9)
+        );
     }
 
     #[test]

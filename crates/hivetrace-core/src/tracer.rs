@@ -370,6 +370,8 @@ pub(crate) fn build(mut builder: TracerBuilder) -> Result<Tracer> {
         resource_attributes,
         max_attribute_len,
         max_attributes_per_span,
+        max_events_per_span,
+        max_links_per_span,
         conventions,
         destination,
         processors,
@@ -438,14 +440,16 @@ pub(crate) fn build(mut builder: TracerBuilder) -> Result<Tracer> {
         .collect();
     let mut provider = SdkTracerProvider::builder()
         .with_resource(resource)
-        .with_max_attributes_per_span(max_attributes_per_span);
+        .with_max_attributes_per_span(max_attributes_per_span)
+        .with_max_events_per_span(max_events_per_span)
+        .with_max_links_per_span(max_links_per_span)
+        // Always set, so the SDK does not read OTEL_TRACES_SAMPLER from the process
+        // environment behind the configuration's back.
+        .with_sampler(sampler);
     for p in &extra_processors {
         provider = provider.with_span_processor(p.clone());
     }
     provider = provider.with_span_processor(processor);
-    if let Some(sampler) = sampler {
-        provider = provider.with_sampler(sampler);
-    }
     let provider = provider.build();
     let scope = InstrumentationScope::builder("hivetrace")
         .with_version(env!("CARGO_PKG_VERSION"))
