@@ -29,8 +29,8 @@ use crate::series::OVERFLOW_LABEL;
 ///
 /// Spans only touch the processor's shards; the histogram is brought up to date from them (one
 /// histogram observation per span since the previous update, tens of nanoseconds each) by
-/// each scrape and, once a second, by a background thread. Other crates' state (a circuit breaker, sampler counts)
-/// joins the same `Registry` through their own `Collector`s.
+/// each scrape and, once a second, by a background thread. Other state joins the same
+/// `Registry` through its own `Collector`: hivetrace-resilience's `BreakerCollector`, say.
 ///
 /// ```
 /// use prometheus_client::registry::Registry;

@@ -7,9 +7,8 @@
 //! size come from `/proc/self/auxv`. On other systems nothing is measured and no attribute is
 //! written.
 //!
-//! Cost: six small `/proc` reads per span (three at start, three at the end), about
-//! 10-20 µs in all on a typical Linux machine (`cargo bench -p hivetrace-metrics --bench
-//! resources`): meant for coarse spans (an LLM call, an agent step), not for hot loops. A span
+//! Cost: six small `/proc` reads per span (three at start, three at the end), tens of µs in
+//! all (about 27 µs on a 2-core VM; `cargo bench -p hivetrace-metrics --bench resources`): meant for coarse spans (an LLM call, an agent step), not for hot loops. A span
 //! that is not recording costs nothing ([`ResourceUsage::start_for`]).
 //!
 //! The thread CPU time is written only when the span ends on the thread it started on (an
