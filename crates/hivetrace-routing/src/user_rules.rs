@@ -60,16 +60,17 @@ impl Rules {
         words
     }
 
-    fn remove(&mut self, key: &str) {
+    /// Removes `key`'s rule and returns its tier.
+    fn remove(&mut self, key: &str) -> Option<Tier> {
         let hash = key_hash(key);
-        if let Some(slot) = self.by_hash.get_mut(&hash) {
-            let before = slot.len();
-            slot.retain(|(k, _)| **k != *key);
-            self.len -= before - slot.len();
-            if slot.is_empty() {
-                self.by_hash.remove(&hash);
-            }
+        let slot = self.by_hash.get_mut(&hash)?;
+        let at = slot.iter().position(|(k, _)| **k == *key)?;
+        let (_, tier) = slot.swap_remove(at);
+        self.len -= 1;
+        if slot.is_empty() {
+            self.by_hash.remove(&hash);
         }
+        Some(tier)
     }
 }
 
@@ -146,11 +147,12 @@ impl UserRules {
 
     /// Removes the rule for `key`; returns the tier it had.
     pub fn remove(&self, key: &str) -> Option<Tier> {
-        let previous = self.get(key);
-        if previous.is_some() {
-            self.shared.update(|rules| rules.remove(key));
-        }
-        previous
+        // Read first so that removing an absent key copies nothing; the tier returned is the
+        // one removed under the writer lock, not this read (a `set` may land in between).
+        self.get(key)?;
+        let mut removed = None;
+        self.shared.update(|rules| removed = rules.remove(key));
+        removed
     }
 
     /// Replaces every rule at once.
@@ -273,6 +275,8 @@ mod tests {
         assert_eq!(reader.len(), 2);
         assert_eq!(reader.get("u1"), Some(Tier::STABLE));
         assert_eq!(reader.remove("u2"), Some(Tier::EXPERIMENTAL));
+        assert_eq!(reader.remove("u2"), None);
+        assert_eq!(rules.len(), 1);
         assert_eq!(reader.route(&RouteRequest::new().key("u2")), None);
         rules.replace([("u3", Tier::CANARY)]);
         assert_eq!(reader.get("u1"), None);
