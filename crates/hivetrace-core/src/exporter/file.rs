@@ -570,14 +570,7 @@ mod tests {
         // (the Collector's otlpjsonfile receiver) refuse, and with it the whole line.
         assert!(!text.contains("null"), "{text}");
         let json: serde_json::Value = serde_json::from_str(text.trim_end()).expect("one line");
-        let attributes = &json["resourceSpans"][0]["scopeSpans"][0]["spans"][0]["attributes"];
-        let value = |key: &str| {
-            attributes
-                .as_array()
-                .and_then(|all| all.iter().find(|kv| kv["key"] == key))
-                .map(|kv| kv["value"].clone())
-                .unwrap_or_else(|| panic!("no {key} in {attributes}"))
-        };
+        let value = |key: &str| crate::exporter::first_span_attribute(&json, key);
         assert_eq!(
             value("honeyhive_metrics.nan"),
             serde_json::json!({"stringValue": "NaN"})

@@ -238,3 +238,14 @@ impl<E: SpanExporter> DynSpanExporter for E {
         self.set_resource(resource)
     }
 }
+
+/// The value of attribute `key` of the first span in an OTLP/JSON export request, for tests.
+#[cfg(test)]
+pub(crate) fn first_span_attribute(request: &serde_json::Value, key: &str) -> serde_json::Value {
+    let attributes = &request["resourceSpans"][0]["scopeSpans"][0]["spans"][0]["attributes"];
+    attributes
+        .as_array()
+        .and_then(|all| all.iter().find(|kv| kv["key"] == key))
+        .map(|kv| kv["value"].clone())
+        .unwrap_or_else(|| panic!("no {key} in {attributes}"))
+}

@@ -570,14 +570,7 @@ mod tests {
         // `"doubleValue": null` makes an OTLP/JSON receiver refuse the whole request.
         let body = request.split_once("\r\n\r\n").map_or("", |(_, body)| body);
         let json: serde_json::Value = serde_json::from_str(body).expect("a JSON body");
-        let attributes = &json["resourceSpans"][0]["scopeSpans"][0]["spans"][0]["attributes"];
-        let value = |key: &str| {
-            attributes
-                .as_array()
-                .and_then(|all| all.iter().find(|kv| kv["key"] == key))
-                .map(|kv| kv["value"].clone())
-                .unwrap_or_else(|| panic!("no {key} in {attributes}"))
-        };
+        let value = |key: &str| crate::exporter::first_span_attribute(&json, key);
         assert_eq!(value("nan"), serde_json::json!({"stringValue": "NaN"}));
         assert_eq!(value("inf"), serde_json::json!({"stringValue": "Infinity"}));
         assert_eq!(value("fine"), serde_json::json!({"doubleValue": 0.5}));
