@@ -169,13 +169,22 @@ impl ShouldSample for ConsistentProbabilitySampler {
         _links: &[Link],
     ) -> SamplingResult {
         with_parent_trace_state(parent_context, |parent_state| {
+            let keeps_trace_id = || self.keeps(Randomness::from_trace_id(trace_id));
+            // The common case, a root or a parent without tracestate, reads no member.
+            if *parent_state == TraceState::NONE {
+                let keep = keeps_trace_id();
+                let trace_state = if keep {
+                    TraceState::clone(&self.kept_root)
+                } else {
+                    TraceState::NONE
+                };
+                return sampling_result(keep, trace_state);
+            }
             match parent_state.get(OT_KEY) {
-                // The common case, a root or a parent without `ot`, skips the general rewrite.
+                // Other vendors' members only: `th` is added to them when kept.
                 None => {
-                    let keep = self.keeps(Randomness::from_trace_id(trace_id));
-                    let trace_state = if keep && *parent_state == TraceState::NONE {
-                        TraceState::clone(&self.kept_root)
-                    } else if keep {
+                    let keep = keeps_trace_id();
+                    let trace_state = if keep {
                         OtTraceState::default()
                             .with_threshold(self.threshold)
                             .apply_to(parent_state)
