@@ -374,6 +374,18 @@ fn threads_recording_at_once_lose_nothing() {
     assert_eq!(s.latency.count, 10_000);
 }
 
+/// 101 spans in the lifetime, of which the recent window holds the 100 current 20 ms ones.
+fn assert_recent_holds_the_100_current_spans(metrics: &MetricsProcessor) {
+    let s = metrics.snapshot();
+    assert_eq!(s.latency.count, 101);
+    assert_eq!(s.recent.count, 100, "{:?}", s.recent);
+    assert!(
+        (s.recent.p99_ms - 20.0).abs() / 20.0 <= 0.01,
+        "{:?}",
+        s.recent
+    );
+}
+
 #[test]
 fn a_span_recorded_late_does_not_empty_the_recent_window() {
     let clock = ManualClock::new();
@@ -392,14 +404,7 @@ fn a_span_recorded_late_does_not_empty_the_recent_window() {
     let late =
         SpanSpec::new("chat", ms(900.0)).ending_at(clock.wall_time() - Duration::from_secs(120));
     metrics.record(&late.build());
-    let s = metrics.snapshot();
-    assert_eq!(s.latency.count, 101);
-    assert_eq!(s.recent.count, 100, "{:?}", s.recent);
-    assert!(
-        (s.recent.p99_ms - 20.0).abs() / 20.0 <= 0.01,
-        "{:?}",
-        s.recent
-    );
+    assert_recent_holds_the_100_current_spans(&metrics);
 }
 
 #[test]
@@ -421,12 +426,5 @@ fn a_span_dated_in_the_future_does_not_keep_current_spans_out_of_the_recent_wind
         let span = SpanSpec::new("chat", ms(20.0)).ending_at(clock.wall_time());
         metrics.record(&span.build());
     }
-    let s = metrics.snapshot();
-    assert_eq!(s.latency.count, 101);
-    assert_eq!(s.recent.count, 100, "{:?}", s.recent);
-    assert!(
-        (s.recent.p99_ms - 20.0).abs() / 20.0 <= 0.01,
-        "{:?}",
-        s.recent
-    );
+    assert_recent_holds_the_100_current_spans(&metrics);
 }

@@ -317,16 +317,22 @@ mod tests {
         assert_eq!(router.unknown_count(), 1);
     }
 
-    #[test]
-    fn processor_stamps_only_valid_tier_names_from_upstream_baggage() {
-        use opentelemetry::propagation::TextMapPropagator;
-        use opentelemetry_sdk::propagation::BaggagePropagator;
-
+    /// A provider with the [`TierSpanProcessor`], exporting to memory.
+    fn tier_provider() -> (SdkTracerProvider, InMemorySpanExporter) {
         let exporter = InMemorySpanExporter::default();
         let provider = SdkTracerProvider::builder()
             .with_span_processor(TierSpanProcessor)
             .with_simple_exporter(exporter.clone())
             .build();
+        (provider, exporter)
+    }
+
+    #[test]
+    fn processor_stamps_only_valid_tier_names_from_upstream_baggage() {
+        use opentelemetry::propagation::TextMapPropagator;
+        use opentelemetry_sdk::propagation::BaggagePropagator;
+
+        let (provider, exporter) = tier_provider();
         let tracer = provider.tracer("test");
         let long = "x".repeat(crate::tier::MAX_TIER_NAME_LEN + 1);
         let cases = [
@@ -360,11 +366,7 @@ mod tests {
 
     #[test]
     fn processor_and_record_write_the_attributes() {
-        let exporter = InMemorySpanExporter::default();
-        let provider = SdkTracerProvider::builder()
-            .with_span_processor(TierSpanProcessor)
-            .with_simple_exporter(exporter.clone())
-            .build();
+        let (provider, exporter) = tier_provider();
         let tracer = provider.tracer("test");
         let decision = Decision::new(Tier::CANARY, TierSource::Rule);
         let cx = decision.with_baggage(&Context::new());
