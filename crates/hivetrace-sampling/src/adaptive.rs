@@ -282,17 +282,21 @@ impl Inner {
         let next_end = now.saturating_add(self.config.window_nanos);
         // A window ending at the clock's last nanosecond (its end saturated) never closes:
         // there no time passes, and each clock read would close a window of none, measured
-        // as 1 ns, and step the probability down.
+        // as 1 ns, and step the probability down. The same end marks a window being rolled
+        // over: claimed by setting it, so that no other thread starts a roll until this one
+        // has published the next end, however long this thread is held up in between.
         if now < end
             || end == u64::MAX
             || hot
                 .window_end
-                .compare_exchange(end, next_end, Ordering::AcqRel, Ordering::Relaxed)
+                .compare_exchange(end, u64::MAX, Ordering::AcqRel, Ordering::Relaxed)
                 .is_err()
         {
             return;
         }
-        // From here on this thread alone owns the cold state until `next_end`.
+        #[cfg(test)]
+        tests::mid_roll();
+        // This thread alone owns the cold state until it publishes `next_end`.
         let start = self.cold.window_start.swap(now, Ordering::Relaxed);
         // An idle stretch of several windows is measured as one long window. The span that
         // noticed the end is counted in the window it closes.
@@ -347,6 +351,7 @@ impl Inner {
             .store(probability.to_bits(), Ordering::Relaxed);
         hot.state
             .store(packed_threshold(probability), Ordering::Relaxed);
+        hot.window_end.store(next_end, Ordering::Release);
     }
 }
 
@@ -572,6 +577,19 @@ impl AdaptiveSamplerBuilder {
 mod tests {
     use super::*;
     use crate::clock::ManualClock;
+    use std::cell::RefCell;
+
+    thread_local! {
+        /// Run once by the next roll of this thread, after it claims the window: a stand-in
+        /// for the rolling thread being preempted there.
+        static MID_ROLL: RefCell<Option<Box<dyn FnOnce()>>> = const { RefCell::new(None) };
+    }
+
+    pub(super) fn mid_roll() {
+        if let Some(f) = MID_ROLL.with(|hook| hook.borrow_mut().take()) {
+            f();
+        }
+    }
     use opentelemetry::trace::{SpanContext, SpanId, TraceContextExt, TraceFlags};
     use opentelemetry_sdk::trace::SamplingDecision;
 
@@ -659,6 +677,53 @@ mod tests {
                 .trace_state
                 .get("ot")
                 .is_some_and(|ot| ot.starts_with("th:"))
+        );
+    }
+
+    #[test]
+    fn a_window_that_ends_while_the_last_one_rolls_over_waits_for_it() {
+        let clock = ManualClock::new();
+        let sampler = unsmoothed(&clock);
+        let inner = Arc::clone(&sampler.inner);
+        let decide = move |i: u64| {
+            inner.decide(TraceId::from(u128::from(i)), &OtTraceState::default());
+        };
+        for i in 0..999 {
+            decide(i);
+        }
+        clock.advance(Duration::from_secs(1));
+        decide(0);
+        assert_eq!(sampler.probability(), 0.01);
+
+        // The next window: 1,000 spans, then its end. The thread that rolls it over stalls
+        // after claiming it, while the clock passes the next window's end too and other
+        // decisions are made.
+        for i in 0..1000 {
+            decide(i);
+        }
+        clock.advance(Duration::from_secs(1));
+        let stalled = {
+            let (clock, decide) = (clock.clone(), decide.clone());
+            move || {
+                clock.advance(Duration::from_secs(1));
+                for i in 0..64 {
+                    decide(i);
+                }
+            }
+        };
+        MID_ROLL.with(|hook| *hook.borrow_mut() = Some(Box::new(stalled)));
+        let mut until_roll = 0u64;
+        while MID_ROLL.with(|hook| hook.borrow().is_some()) {
+            decide(until_roll);
+            until_roll += 1;
+        }
+        // The window measured is the second exactly, with every decision made before its
+        // counts were taken: the stalled roll's alone set the probability.
+        let expected = 10.0 / (1000 + until_roll + 64) as f64;
+        assert!(
+            (sampler.probability() - expected).abs() < 1e-12,
+            "{} != {expected}",
+            sampler.probability()
         );
     }
 
