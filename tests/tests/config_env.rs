@@ -2,8 +2,10 @@
 
 use std::time::Duration;
 
+use hivetrace::otel::opentelemetry::KeyValue;
+use hivetrace::otel::opentelemetry::trace::TraceContextExt;
 use hivetrace::{Destination, Tracer, TracerBuilder};
-use hivetrace_tests::fake_env::vars;
+use hivetrace_tests::fake_env::{in_child_process, is_child_process, vars};
 use hivetrace_tests::{Encoding, Receiver, RecordedRequest, attributes};
 
 const WAIT: Duration = Duration::from_secs(10);
@@ -221,12 +223,18 @@ fn an_endpoint_set_in_code_gets_the_api_key() {
     assert_eq!(request.header("x-source"), Some("dev"));
 }
 
-/// Runs in a child process whose environment sets OTEL_EXPORTER_OTLP_HEADERS (see the next
-/// test); does nothing in the normal run.
 #[test]
-fn child_explicit_headers_win_over_the_process_environment() {
-    if std::env::var_os("HIVETRACE_HEADERS_CHILD").is_none() {
-        return;
+fn process_environment_headers_do_not_override_explicit_ones() {
+    // opentelemetry-otlp reads OTEL_EXPORTER_OTLP_HEADERS from the process environment by
+    // itself. Setting a variable in this process is unsafe, so the check runs in a child.
+    if !is_child_process() {
+        return in_child_process(
+            "process_environment_headers_do_not_override_explicit_ones",
+            &[(
+                "OTEL_EXPORTER_OTLP_HEADERS",
+                "authorization=Bearer%20from-env,x-only-in-env=1",
+            )],
+        );
     }
     let receiver = Receiver::start();
     let builder = TracerBuilder::new()
@@ -242,28 +250,41 @@ fn child_explicit_headers_win_over_the_process_environment() {
 }
 
 #[test]
-fn process_environment_headers_do_not_override_explicit_ones() {
-    // opentelemetry-otlp reads OTEL_EXPORTER_OTLP_HEADERS from the process environment by
-    // itself. Setting a variable in this process is unsafe, so the check runs in a child.
-    let exe = std::env::current_exe().expect("the test binary's path");
-    let output = std::process::Command::new(exe)
-        .args([
-            "--exact",
-            "child_explicit_headers_win_over_the_process_environment",
-            "--test-threads=1",
-        ])
-        .env("HIVETRACE_HEADERS_CHILD", "1")
-        .env(
-            "OTEL_EXPORTER_OTLP_HEADERS",
-            "authorization=Bearer%20from-env,x-only-in-env=1",
-        )
-        .output()
-        .expect("the child test runs");
-    let stdout = String::from_utf8_lossy(&output.stdout);
+fn a_plain_builder_ignores_the_sdk_variables_of_the_process() {
+    // The OpenTelemetry SDK reads OTEL_TRACES_SAMPLER and the event and link limits from the
+    // process environment by itself; a builder not made from the environment must not.
+    if !is_child_process() {
+        return in_child_process(
+            "a_plain_builder_ignores_the_sdk_variables_of_the_process",
+            &[
+                ("OTEL_TRACES_SAMPLER", "always_off"),
+                ("OTEL_SPAN_EVENT_COUNT_LIMIT", "1"),
+            ],
+        );
+    }
+    let receiver = Receiver::start();
+    let tracer = TracerBuilder::new()
+        .endpoint(receiver.traces_url())
+        .build()
+        .expect("a valid configuration");
+    let span = tracer.span("plain").start();
     assert!(
-        output.status.success() && stdout.contains("1 passed"),
-        "child failed:\n{stdout}\n{}",
-        String::from_utf8_lossy(&output.stderr)
+        span.is_recording(),
+        "OTEL_TRACES_SAMPLER=always_off was read"
+    );
+    for n in 0..3 {
+        span.context()
+            .span()
+            .add_event("step", vec![KeyValue::new("n", n)]);
+    }
+    span.end();
+    tracer.force_flush().expect("the receiver accepts");
+    let spans = receiver.wait_for_spans(1, WAIT).expect("the span arrives");
+    assert_eq!(spans.len(), 1);
+    assert_eq!(
+        spans[0].events.len(),
+        3,
+        "OTEL_SPAN_EVENT_COUNT_LIMIT=1 was read"
     );
 }
 

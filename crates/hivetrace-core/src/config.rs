@@ -499,10 +499,11 @@ impl TracerBuilder {
         Ok(Box::new(sampler))
     }
 
-    /// A per-span count limit from the environment, else OpenTelemetry's default.
-    fn count_limit(&self, name: &'static str) -> Result<u32> {
-        match self.var(name) {
-            None => Ok(DEFAULT_COUNT_LIMIT),
+    /// A per-span count limit from the first of `names` set in the environment, else
+    /// `default`.
+    fn count_limit(&self, names: &[&'static str], default: u32) -> Result<u32> {
+        match self.first_var(names) {
+            None => Ok(default),
             Some((name, v)) => {
                 let n = env::count(name, &v)?;
                 u32::try_from(n)
@@ -618,17 +619,10 @@ impl TracerBuilder {
                 ));
             }
             Some(n) => n,
-            None => match self
-                .first_var(&[OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT, OTEL_ATTRIBUTE_COUNT_LIMIT])
-            {
-                Some((name, v)) => {
-                    let n = env::count(name, &v)?;
-                    u32::try_from(n).map_err(|_| {
-                        Error::invalid(name, v, format!("expected at most {}", u32::MAX))
-                    })?
-                }
-                None => DEFAULT_MAX_ATTRIBUTES_PER_SPAN,
-            },
+            None => self.count_limit(
+                &[OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT, OTEL_ATTRIBUTE_COUNT_LIMIT],
+                DEFAULT_MAX_ATTRIBUTES_PER_SPAN,
+            )?,
         };
 
         let max_attribute_len = match self.max_attribute_len {
@@ -773,8 +767,10 @@ impl TracerBuilder {
                 Some(sampler) => sampler,
                 None => self.sampler_from_env()?,
             },
-            max_events_per_span: self.count_limit(OTEL_SPAN_EVENT_COUNT_LIMIT)?,
-            max_links_per_span: self.count_limit(OTEL_SPAN_LINK_COUNT_LIMIT)?,
+            max_events_per_span: self
+                .count_limit(&[OTEL_SPAN_EVENT_COUNT_LIMIT], DEFAULT_COUNT_LIMIT)?,
+            max_links_per_span: self
+                .count_limit(&[OTEL_SPAN_LINK_COUNT_LIMIT], DEFAULT_COUNT_LIMIT)?,
             env_resource_attributes,
             resource_attributes,
             max_attribute_len,

@@ -374,6 +374,16 @@ fn threads_recording_at_once_lose_nothing() {
     assert_eq!(s.latency.count, 10_000);
 }
 
+/// A processor with one shard and a one-minute recent window on `clock`.
+fn one_shard_one_minute_window(clock: &ManualClock) -> MetricsProcessor {
+    MetricsProcessor::builder()
+        .shards(1)
+        .window(Duration::from_secs(60))
+        .clock(clock.clone())
+        .build()
+        .expect("valid settings")
+}
+
 /// 101 spans in the lifetime, of which the recent window holds the 100 current 20 ms ones.
 fn assert_recent_holds_the_100_current_spans(metrics: &MetricsProcessor) {
     let s = metrics.snapshot();
@@ -389,12 +399,7 @@ fn assert_recent_holds_the_100_current_spans(metrics: &MetricsProcessor) {
 #[test]
 fn a_span_recorded_late_does_not_empty_the_recent_window() {
     let clock = ManualClock::new();
-    let metrics = MetricsProcessor::builder()
-        .shards(1)
-        .window(Duration::from_secs(60))
-        .clock(clock.clone())
-        .build()
-        .unwrap();
+    let metrics = one_shard_one_minute_window(&clock);
     for _ in 0..100 {
         let span = SpanSpec::new("chat", ms(20.0)).ending_at(clock.wall_time());
         metrics.record(&span.build());
@@ -410,12 +415,7 @@ fn a_span_recorded_late_does_not_empty_the_recent_window() {
 #[test]
 fn a_span_dated_in_the_future_does_not_keep_current_spans_out_of_the_recent_window() {
     let clock = ManualClock::new();
-    let metrics = MetricsProcessor::builder()
-        .shards(1)
-        .window(Duration::from_secs(60))
-        .clock(clock.clone())
-        .build()
-        .expect("valid settings");
+    let metrics = one_shard_one_minute_window(&clock);
     // One span whose end time is two minutes ahead of the clock (a host whose clock runs
     // ahead, an end time in the wrong unit, a wall clock stepped back since): it falls in the
     // window slot that the spans ending now use.

@@ -15,7 +15,7 @@ use opentelemetry::{Context, KeyValue};
 use opentelemetry_sdk::trace::{SamplingResult, ShouldSample};
 
 use crate::clock::{Clock, SystemClock};
-use crate::ot_state::{OtTraceState, sampling_result, with_parent_trace_state};
+use crate::ot_state::{OtTraceState, root_trace_state, sampling_result, with_parent_trace_state};
 use crate::threshold::{MAX_ADJUSTED_COUNT, MIN_PROBABILITY, Threshold};
 use crate::{Error, Result};
 
@@ -364,9 +364,7 @@ impl Inner {
         {
             return kept.state.clone();
         }
-        let state = OtTraceState::default()
-            .with_threshold(Some(threshold))
-            .apply_to(&TraceState::NONE);
+        let state = root_trace_state(Some(threshold));
         self.kept_root.store(Some(Arc::new(KeptRoot {
             threshold,
             state: state.clone(),

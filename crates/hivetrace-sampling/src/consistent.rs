@@ -16,7 +16,9 @@ use opentelemetry::trace::{Link, SpanKind, TraceId, TraceState};
 use opentelemetry::{Context, KeyValue};
 use opentelemetry_sdk::trace::{SamplingResult, ShouldSample};
 
-use crate::ot_state::{OT_KEY, OtTraceState, sampling_result, with_parent_trace_state};
+use crate::ot_state::{
+    OT_KEY, OtTraceState, root_trace_state, sampling_result, with_parent_trace_state,
+};
 use crate::threshold::{DEFAULT_PRECISION, MAX_PRECISION, MIN_PROBABILITY, Randomness, Threshold};
 use crate::{Error, Result};
 
@@ -102,11 +104,7 @@ impl ConsistentProbabilitySampler {
             probability,
             precision,
             threshold,
-            kept_root: Arc::new(
-                OtTraceState::default()
-                    .with_threshold(threshold)
-                    .apply_to(&TraceState::NONE),
-            ),
+            kept_root: Arc::new(root_trace_state(threshold)),
         }
     }
 

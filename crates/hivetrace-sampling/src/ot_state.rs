@@ -298,6 +298,14 @@ pub(crate) fn sampling_result(keep: bool, trace_state: TraceState) -> SamplingRe
     }
 }
 
+/// The tracestate of a kept span whose parent has none: `ot=th:<threshold>` alone. Samplers
+/// build it once per threshold and clone it.
+pub(crate) fn root_trace_state(threshold: Option<Threshold>) -> TraceState {
+    OtTraceState::default()
+        .with_threshold(threshold)
+        .apply_to(&TraceState::NONE)
+}
+
 /// Runs `f` on the parent span's tracestate, or on an empty one when there is no parent.
 #[inline(always)]
 pub(crate) fn with_parent_trace_state<R>(
